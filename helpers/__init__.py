@@ -1,0 +1,42 @@
+"""Shared helpers for the notebook series "Adversarial Learning: building robust vision models".
+
+Import this package first, before TensorFlow: it selects Keras 2 (``tf-keras``)
+and makes Neural Structured Learning importable on current TensorFlow (see
+:mod:`helpers.environment`). Modules, one per concern:
+
+* :mod:`helpers.environment` - Keras 2 / NSL set-up, versions, device
+* :mod:`helpers.profiles` - run profiles (``ADVLEARN_PROFILE``)
+* :mod:`helpers.data` - Fashion-MNIST loading and checking
+* :mod:`helpers.models` - the models of the series, saved and reloaded
+* :mod:`helpers.attacks` - batched FGSM, BIM and PGD
+* :mod:`helpers.evaluation` - accuracy under attack, robustness curves, sanity checks
+* :mod:`helpers.plots` - figures with one colour per model across the series
+"""
+
+from helpers.environment import configure as _configure
+
+_configure()
+
+from helpers.profiles import get_profile  # noqa: E402
+
+__all__ = ["get_profile", "setup"]
+
+
+def setup(seed: int = 42):
+    """Seed everything and print what this run uses; returns the run profile.
+
+    Call it in a notebook's setup cell. Re-running a notebook under the same
+    profile on the same machine gives the same numbers (TensorFlow's CPU kernels
+    are deterministic here; on a GPU some kernels are not, see the README).
+    """
+    import tensorflow as tf
+
+    from helpers.environment import device_description, versions
+
+    profile = get_profile()
+    tf.keras.utils.set_random_seed(seed)
+    print("Versions: " + ", ".join(f"{name} {version}" for name, version in versions().items()))
+    print(f"Device:   {device_description()}")
+    print(f"Run:      {profile.summary()}")
+    print(f"Seed:     {seed}")
+    return profile

@@ -1,0 +1,174 @@
+"""Figures for the series, with one colour per model kept across every notebook.
+
+Each function draws one kind of figure and returns the matplotlib ``Figure`` so a
+notebook can tweak or save it. Change :data:`MODEL_COLORS` here to recolour a
+model everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from helpers.data import CLASS_NAMES
+
+__all__ = [
+    "MODEL_COLORS",
+    "color_for",
+    "show_images",
+    "plot_history",
+    "plot_confusion_matrix",
+    "plot_robustness_curve",
+]
+
+# The models of the series, in the order they appear. Names not listed here get a
+# stable colour from the fallback cycle.
+MODEL_COLORS: dict[str, str] = {
+    "cnn": "#1f77b4",  # blue: notebook 01's small CNN
+    "vgg19": "#9467bd",  # purple: notebook 02's VGG-19
+    "base": "#d62728",  # red: notebook 04's undefended model
+    "adv-regularized": "#2ca02c",  # green: notebook 04's NSL model
+}
+_FALLBACK = ["#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def color_for(model_name: str) -> str:
+    """The colour of ``model_name`` in every figure of the series."""
+    key = model_name.lower()
+    for known, colour in MODEL_COLORS.items():
+        if key == known or key.startswith(known + " ") or key.startswith(known + "("):
+            return colour
+    return _FALLBACK[sum(map(ord, key)) % len(_FALLBACK)]
+
+
+def _as_2d(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    return image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image
+
+
+def show_images(
+    images: Sequence[np.ndarray],
+    titles: Sequence[str] | None = None,
+    columns: int = 8,
+    title: str | None = None,
+    size: float = 1.6,
+    title_colors: Sequence[str] | None = None,
+):
+    """A grid of images (grey or RGB, uint8 or [0, 1] floats) with optional per-image titles."""
+    count = len(images)
+    columns = max(1, min(columns, count))
+    rows = int(np.ceil(count / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + 0.4), squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index >= count:
+            continue
+        image = _as_2d(images[index])
+        is_float = np.issubdtype(image.dtype, np.floating)
+        axis.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1.0 if is_float else 255)
+        if titles is not None:
+            colour = title_colors[index] if title_colors is not None else "black"
+            axis.set_title(titles[index], fontsize=8, color=colour)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(histories: Mapping[str, Mapping[str, Sequence[float]]], metric: str = "accuracy"):
+    """Learning curves (loss and ``metric``, train and validation) of one or more models.
+
+    ``histories`` maps a model name to a Keras ``History.history`` dict.
+    """
+    fig, (loss_axis, metric_axis) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for name, history in histories.items():
+        colour = color_for(name)
+        for axis, key in ((loss_axis, "loss"), (metric_axis, metric)):
+            if key in history:
+                epochs = np.arange(1, len(history[key]) + 1)
+                axis.plot(epochs, history[key], "-o", color=colour, label=f"{name} train")
+            if f"val_{key}" in history:
+                epochs = np.arange(1, len(history[f"val_{key}"]) + 1)
+                axis.plot(epochs, history[f"val_{key}"], "--s", color=colour, alpha=0.7, label=f"{name} validation")
+    for axis, key in ((loss_axis, "loss"), (metric_axis, metric)):
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(key)
+        axis.set_title(f"{key} per epoch")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, classes: int = len(CLASS_NAMES)) -> np.ndarray:
+    """Counts: row = true class, column = predicted class."""
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(labels).astype(int), np.asarray(predictions).astype(int)), 1)
+    return matrix
+
+
+def plot_confusion_matrix(
+    labels: np.ndarray,
+    predictions: np.ndarray,
+    title: str = "Confusion matrix",
+    class_names: Sequence[str] = CLASS_NAMES,
+):
+    """A confusion matrix with class names, normalised per true class (rows sum to 1)."""
+    counts = confusion_matrix(labels, predictions, len(class_names))
+    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    fig, axis = plt.subplots(figsize=(7.5, 6.5))
+    image = axis.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ticks = np.arange(len(class_names))
+    axis.set_xticks(ticks, class_names, rotation=45, ha="right")
+    axis.set_yticks(ticks, class_names)
+    axis.set_xlabel("predicted class")
+    axis.set_ylabel("true class")
+    axis.set_title(title)
+    for row in range(len(class_names)):
+        for column in range(len(class_names)):
+            if counts[row, column]:
+                axis.text(
+                    column, row, f"{rates[row, column]:.2f}".lstrip("0") if rates[row, column] < 1 else "1",
+                    ha="center", va="center", fontsize=7,
+                    color="white" if rates[row, column] > 0.5 else "black",
+                )
+    fig.colorbar(image, ax=axis, fraction=0.046, label="share of the true class")
+    fig.tight_layout()
+    return fig
+
+
+_ATTACK_STYLES = ["-o", "--s", ":^", "-.d", "-v"]
+
+
+def plot_robustness_curve(rows: Iterable[Mapping], title: str = "Robustness curve"):
+    """Accuracy against epsilon, one colour per model and one line style per attack.
+
+    ``rows`` is the tidy table from :func:`helpers.evaluation.robustness_curve`:
+    mappings with ``model``, ``attack``, ``setting`` (white-box or transfer),
+    ``norm``, ``epsilon`` and ``accuracy``.
+    """
+    rows = list(rows)
+    if not rows:
+        raise ValueError("plot_robustness_curve needs at least one row.")
+    attacks = list(dict.fromkeys(row["attack"] for row in rows))
+    series: dict[tuple, list] = {}
+    for row in rows:
+        key = (row["model"], row["attack"], row.get("setting", "white-box"), row.get("norm", "linf"))
+        series.setdefault(key, []).append((row["epsilon"], row["accuracy"]))
+    fig, axis = plt.subplots(figsize=(7.5, 4.5))
+    for (model, attack, setting, norm), points in series.items():
+        points.sort()
+        eps, acc = zip(*points)
+        style = _ATTACK_STYLES[attacks.index(attack) % len(_ATTACK_STYLES)]
+        axis.plot(eps, acc, style, color=color_for(model), label=f"{model}: {attack} ({setting})")
+    norms = sorted({row.get("norm", "linf") for row in rows})
+    axis.set_xlabel("epsilon (" + ", ".join("L-inf" if n == "linf" else "L2" for n in norms) + " norm, pixels in [0, 1])")
+    axis.set_ylabel("accuracy")
+    axis.set_ylim(-0.02, 1.02)
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

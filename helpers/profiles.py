@@ -1,0 +1,141 @@
+"""Run profiles: one setting decides how big every notebook's work is.
+
+Set ``ADVLEARN_PROFILE`` to one of:
+
+``smoke``
+    The bundled 2,000/1,000-image sample, one short epoch, small attack sets.
+    The whole series executes in CI in a few minutes on 2 CPU cores. Its numbers
+    only show that the code runs; they are not results.
+``workshop`` (default)
+    The full Fashion-MNIST dataset with short training: each notebook runs in
+    about five minutes on a laptop CPU and still shows the real effects.
+``full``
+    The whole dataset and paper-sized training, meant for a GPU.
+
+Every notebook reads the profile through :func:`get_profile` and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+__all__ = ["Profile", "PROFILES", "get_profile", "ENV_VAR", "DEFAULT_PROFILE"]
+
+ENV_VAR = "ADVLEARN_PROFILE"
+DEFAULT_PROFILE = "workshop"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes and budgets for one run of the series.
+
+    ``None`` for a ``*_size`` field means "all of it".
+    """
+
+    name: str
+    description: str
+    dataset: str  # "sample" (bundled in data/) or "full" (all 70,000 images)
+    train_size: int | None  # images used to train the small CNNs
+    test_size: int | None  # images for clean test accuracy
+    cnn_epochs: int
+    batch_size: int
+    vgg_image_size: int  # VGG-19 input side in pixels (>= 32)
+    vgg_train_size: int | None
+    vgg_test_size: int | None
+    vgg_frozen_epochs: int
+    vgg_finetune_epochs: int
+    attack_size: int  # test images attacked in each robustness evaluation
+    epsilons: tuple[float, ...]  # L-inf budgets for robustness curves
+    pgd_steps: int
+    nsl_epochs: int
+    nsl_multipliers: tuple[float, ...]  # trade-off sweep of notebook 04
+
+    def summary(self) -> str:
+        """A one-line description for a notebook's setup cell."""
+        return f"profile '{self.name}': {self.description}"
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+_CURVE = (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        description="bundled 3,000-image sample, minimal training (checks that the code runs; numbers are not results)",
+        dataset="sample",
+        train_size=None,
+        test_size=None,
+        cnn_epochs=1,
+        batch_size=64,
+        vgg_image_size=32,
+        vgg_train_size=256,
+        vgg_test_size=128,
+        vgg_frozen_epochs=1,
+        vgg_finetune_epochs=1,
+        attack_size=200,
+        epsilons=(0.0, 0.05, 0.1, 0.3),
+        pgd_steps=5,
+        nsl_epochs=1,
+        nsl_multipliers=(0.2,),
+    ),
+    "workshop": Profile(
+        name="workshop",
+        description="full Fashion-MNIST, short training: about 5 minutes a notebook on a laptop CPU",
+        dataset="full",
+        train_size=None,
+        test_size=None,
+        cnn_epochs=4,
+        batch_size=128,
+        vgg_image_size=32,
+        vgg_train_size=4000,
+        vgg_test_size=1000,
+        vgg_frozen_epochs=2,
+        vgg_finetune_epochs=1,
+        attack_size=2000,
+        epsilons=_CURVE,
+        pgd_steps=10,
+        nsl_epochs=3,
+        nsl_multipliers=(0.2, 1.0),
+    ),
+    "full": Profile(
+        name="full",
+        description="whole dataset, paper-sized training: meant for a GPU",
+        dataset="full",
+        train_size=None,
+        test_size=None,
+        cnn_epochs=15,
+        batch_size=128,
+        vgg_image_size=32,
+        vgg_train_size=None,
+        vgg_test_size=None,
+        vgg_frozen_epochs=5,
+        vgg_finetune_epochs=12,
+        attack_size=10000,
+        epsilons=_CURVE,
+        pgd_steps=20,
+        nsl_epochs=12,
+        nsl_multipliers=(0.05, 0.2, 0.45, 1.0, 2.0),
+    ),
+}
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """Return the profile named ``name``, or the one ``ADVLEARN_PROFILE`` selects.
+
+    Raises ``ValueError`` listing the valid names when the value is unknown.
+    """
+    source = "argument"
+    if name is None:
+        name = os.environ.get(ENV_VAR, "").strip() or DEFAULT_PROFILE
+        source = f"environment variable {ENV_VAR}"
+    key = name.strip().lower()
+    if key not in PROFILES:
+        valid = ", ".join(repr(p) for p in PROFILES)
+        raise ValueError(
+            f"Unknown run profile {name!r} (from the {source}). Valid profiles: {valid}. "
+            f"Example: {ENV_VAR}=smoke jupyter lab"
+        )
+    return PROFILES[key]
