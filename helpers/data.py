@@ -129,7 +129,7 @@ def verify_file(path: Path) -> bytes:
     path = Path(path)
     expected_gz, expected_raw = FILES[path.name]
     compressed = path.read_bytes()
-    fix = f"Delete {path} and get it again. " + _HOW_TO_GET.split("\n", 1)[1]
+    fix = f"Delete {path} and get it again.\n" + _HOW_TO_GET.split("\n", 1)[1]
     try:
         raw = gzip.decompress(compressed)
     except (OSError, EOFError, zlib.error) as error:
