@@ -31,7 +31,7 @@ lab: $(STAMP)
 
 # pytest exits 5 when it collects nothing; that is not a failure here.
 test: $(STAMP)
-	ADVLEARN_PROFILE=smoke $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider tests notebooks; \
+	ADVLEARN_PROFILE=smoke $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider tests $(NOTEBOOKS); \
 	  status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; status=0; fi; exit $$status
 
 unit: $(STAMP)
