@@ -1,0 +1,408 @@
+"""The models of the series: build them, train them, save them, reload them.
+
+* :func:`build_cnn` - notebook 01's small CNN (28x28x1 images in [0, 1]).
+* :func:`build_vgg19` - notebook 02's VGG-19 classifier. Its inputs are the same
+  28x28x1 images in [0, 1]: converting to 3 channels, resizing and VGG-19's own
+  preprocessing happen *inside* the model, as layers, so attacks (notebook 03)
+  work in pixel space.
+* :func:`load_vgg19_base` - VGG-19's convolutional base with ImageNet weights
+  when they can be had, and an honest :class:`PretrainedStatus` saying whether
+  they were. Random weights are never passed off as pretrained.
+* :func:`save_model` / :func:`load_saved_model` / :func:`get_trained_cnn` /
+  :func:`load_vgg19` - trained models kept in ``artifacts/<profile>/`` so later
+  notebooks reuse them, retraining the CNN when it is missing.
+
+Import :mod:`helpers` before TensorFlow (it selects Keras 2); ``tf.keras`` only.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from helpers import data as _data
+
+__all__ = [
+    "ARTIFACTS_DIR",
+    "INPUT_NAME",
+    "VGG19_BLOCKS",
+    "PretrainedStatus",
+    "WeightsError",
+    "GrayscaleToRGB",
+    "VGG19Preprocess",
+    "build_cnn",
+    "compile_classifier",
+    "train_cnn",
+    "evaluate_accuracy",
+    "predict_classes",
+    "count_params",
+    "load_vgg19_base",
+    "build_vgg19",
+    "vgg19_base_of",
+    "set_trainable_blocks",
+    "artifact_dir",
+    "save_model",
+    "load_saved_model",
+    "get_trained_cnn",
+    "load_vgg19",
+]
+
+ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "artifacts"
+INPUT_NAME = "image"  # notebook 04's NSL feature dict uses this key
+VGG19_BLOCKS = ("block1", "block2", "block3", "block4", "block5")
+# ImageNet channel means in BGR order, as subtracted by vgg19.preprocess_input ("caffe" mode).
+IMAGENET_BGR_MEANS = (103.939, 116.779, 123.68)
+VGG19_BASE_NAME = "vgg19"
+
+
+# --------------------------------------------------------------------------- small CNN
+
+
+def compile_classifier(model: tf.keras.Model, learning_rate: float = 1e-3) -> tf.keras.Model:
+    """Compile for integer labels: Adam, sparse categorical cross-entropy, accuracy."""
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def build_cnn(input_name: str = INPUT_NAME, dropout: float = 0.5, name: str = "cnn") -> tf.keras.Model:
+    """The series' small CNN for 28x28x1 images in [0, 1], compiled.
+
+    Conv(32, 3x3, ReLU) -> MaxPool(2) -> Conv(64, 3x3, ReLU) -> MaxPool(2) ->
+    Flatten -> Dropout -> Dense(128, ReLU) -> Dense(10, softmax).
+    The input layer is named ``input_name``: NSL (notebook 04) feeds features by that name.
+    """
+    layers = tf.keras.layers
+    inputs = tf.keras.Input(shape=(28, 28, 1), name=input_name)
+    x = layers.Conv2D(32, 3, activation="relu", name="conv1")(inputs)
+    x = layers.MaxPooling2D(2, name="pool1")(x)
+    x = layers.Conv2D(64, 3, activation="relu", name="conv2")(x)
+    x = layers.MaxPooling2D(2, name="pool2")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    x = layers.Dense(128, activation="relu", name="dense")(x)
+    outputs = layers.Dense(len(_data.CLASS_NAMES), activation="softmax", name="probabilities")(x)
+    return compile_classifier(tf.keras.Model(inputs, outputs, name=name))
+
+
+def _as_input(images: np.ndarray) -> np.ndarray:
+    """uint8 pixels as loaded become [0, 1] floats; float images pass through."""
+    images = np.asarray(images)
+    return _data.to_model_input(images) if images.dtype == np.uint8 else images
+
+
+def train_cnn(profile, dataset, model: tf.keras.Model | None = None, validation_split: float = 0.1, verbose: int = 1):
+    """Train the small CNN with the profile's epochs, batch size and training-set size.
+
+    The last ``validation_split`` of the training images are held out for
+    validation (Keras's ``validation_split``); the test set is not touched.
+    Returns ``(model, history)``; Keras's progress bar shows while it trains.
+    """
+    images, labels = _data.subset(dataset.x_train, dataset.y_train, profile.train_size)
+    model = model or build_cnn()
+    history = model.fit(
+        _as_input(images),
+        labels,
+        epochs=profile.cnn_epochs,
+        batch_size=profile.batch_size,
+        validation_split=validation_split,
+        verbose=verbose,
+    )
+    return model, history
+
+
+def predict_classes(model: tf.keras.Model, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
+    """The predicted class of each image (uint8 pixels or [0, 1] floats)."""
+    probabilities = model.predict(_as_input(images), batch_size=batch_size, verbose=0)
+    return np.argmax(probabilities, axis=1)
+
+
+def evaluate_accuracy(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int = 500) -> float:
+    """Share of ``images`` (uint8 pixels or [0, 1] floats) whose predicted class is ``labels``."""
+    return float(np.mean(predict_classes(model, images, batch_size) == np.asarray(labels)))
+
+
+def count_params(model: tf.keras.Model) -> tuple[int, int]:
+    """``(trainable, non-trainable)`` parameter counts, as ``summary()`` reports them."""
+    trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+    frozen = int(sum(np.prod(w.shape) for w in model.non_trainable_weights))
+    return trainable, frozen
+
+
+# --------------------------------------------------------------------------- VGG-19
+
+
+class WeightsError(RuntimeError):
+    """A weights file is missing, unreadable or does not fit VGG-19's convolutional base."""
+
+
+@dataclass(frozen=True)
+class PretrainedStatus:
+    """Which weights a VGG-19 base really holds.
+
+    ``pretrained`` is True only when trained weights were loaded (ImageNet through
+    Keras, or a file); ``source`` says from where; ``message`` explains it in words.
+    """
+
+    pretrained: bool
+    source: str  # "imagenet", a file path, or "random"
+    message: str
+
+    @property
+    def label(self) -> str:
+        """A short tag for tables and plot titles."""
+        if not self.pretrained:
+            return "weights: RANDOM (not pretrained)"
+        return "weights: ImageNet" if self.source == "imagenet" else f"weights: file {Path(self.source).name}"
+
+    def banner(self) -> str:
+        """A loud, multi-line notice for a notebook's output."""
+        if self.pretrained:
+            return f"VGG-19 base: {self.message}"
+        line = "!" * 78
+        return (
+            f"{line}\n!!  WARNING: the VGG-19 base is RANDOMLY INITIALISED, NOT PRETRAINED.\n"
+            f"!!  {self.message}\n"
+            "!!  Every number below is for a VGG-19 trained from random weights: it does\n"
+            "!!  NOT show transfer learning. Get the ImageNet weights (see above) and re-run.\n"
+            f"{line}"
+        )
+
+
+def _vgg19(weights, input_shape) -> tf.keras.Model:
+    return tf.keras.applications.VGG19(include_top=False, weights=weights, input_shape=input_shape)
+
+
+def load_vgg19_base(weights: str | Path | None = "imagenet", input_shape=(32, 32, 3), download_timeout: float = 60.0):
+    """VGG-19's convolutional base (``include_top=False``) and what weights it holds.
+
+    ``weights`` is ``"imagenet"`` (Keras's cache, downloading on first use),
+    ``None`` (random initialisation, on purpose) or the path of a weights file
+    saved from a VGG-19 base (``.h5``, e.g. Keras's
+    ``vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5`` copied by hand).
+
+    When the ImageNet weights cannot be had (no network and nothing cached), the
+    base is randomly initialised and the returned :class:`PretrainedStatus` says
+    ``pretrained=False``: check it. A missing or unreadable file raises
+    :class:`WeightsError`. Returns ``(base, status)``.
+    """
+    if weights is None:
+        base = _vgg19(None, input_shape)
+        return base, PretrainedStatus(False, "random", "randomly initialised on request (weights=None).")
+    if str(weights) == "imagenet":
+        previous_timeout = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(download_timeout)  # a dead network should fail, not hang
+        try:
+            base = _vgg19("imagenet", input_shape)
+        except Exception as error:  # Keras raises a bare Exception for a failed download
+            reason = str(error).splitlines()[0][:200]
+            base = _vgg19(None, input_shape)
+            return base, PretrainedStatus(
+                False,
+                "random",
+                "the ImageNet weights could not be loaded from Keras's cache or downloaded "
+                f"({error.__class__.__name__}: {reason}). Fell back to random weights.",
+            )
+        finally:
+            socket.setdefaulttimeout(previous_timeout)
+        return base, PretrainedStatus(True, "imagenet", "ImageNet weights (Keras's VGG19, include_top=False).")
+
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise WeightsError(
+            f"VGG-19 weights file {path} does not exist. Pass weights='imagenet' to use Keras's "
+            "download/cache, or the path of an existing .h5 file saved from a VGG-19 base."
+        )
+    base = _vgg19(None, input_shape)
+    try:
+        base.load_weights(str(path))
+    except Exception as error:  # h5py OSError, Keras ValueError on a mismatch...
+        raise WeightsError(
+            f"VGG-19 weights file {path} could not be loaded ({error.__class__.__name__}: "
+            f"{str(error).splitlines()[0][:300]}). It is corrupted, truncated or not the weights of "
+            "a VGG-19 convolutional base (include_top=False). Get it again."
+        ) from error
+    return base, PretrainedStatus(True, str(path), f"weights loaded from the file {path}.")
+
+
+@tf.keras.utils.register_keras_serializable(package="advlearn")
+class GrayscaleToRGB(tf.keras.layers.Layer):
+    """Repeats a single grey channel three times; 3-channel images pass unchanged."""
+
+    def call(self, images):
+        if images.shape[-1] == 1:
+            return tf.repeat(images, 3, axis=-1)
+        return images
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape(input_shape)[:-1].concatenate([3])
+
+
+@tf.keras.utils.register_keras_serializable(package="advlearn")
+class VGG19Preprocess(tf.keras.layers.Layer):
+    """``vgg19.preprocess_input`` as a layer, for RGB pixels in 0-255.
+
+    RGB becomes BGR and each channel's ImageNet mean is subtracted (no scaling):
+    the input convention VGG-19's ImageNet weights were trained with.
+    """
+
+    def call(self, images):
+        bgr = images[..., ::-1]
+        return bgr - tf.constant(IMAGENET_BGR_MEANS, dtype=images.dtype)
+
+
+def build_vgg19(
+    image_size: int = 32,
+    weights: str | Path | None = "imagenet",
+    trainable_blocks: int = 0,
+    input_shape=(28, 28, 1),
+    head_units: int = 256,
+    dropout: float = 0.5,
+    learning_rate: float = 1e-3,
+    base: tf.keras.Model | None = None,
+    status: PretrainedStatus | None = None,
+):
+    """A compiled VGG-19 classifier for images in [0, 1]; returns ``(model, status)``.
+
+    Layers: ``image`` (``input_shape``, values in [0, 1]) -> ``to_rgb`` (grey to 3
+    channels) -> ``resize`` (``image_size`` square, bilinear) -> ``to_0_255`` ->
+    ``vgg19_preprocess`` (RGB->BGR, minus ImageNet means) -> ``vgg19`` (the
+    convolutional base from :func:`load_vgg19_base`) -> global average pooling ->
+    Dense(``head_units``, ReLU) -> Dropout -> Dense(10, softmax).
+
+    The top ``trainable_blocks`` convolutional blocks are trainable (0: the base
+    is frozen, a feature extractor). ``status`` tells whether the base is
+    pretrained; pass ``base`` and ``status`` to reuse an already loaded base.
+    """
+    if image_size < 32:
+        raise ValueError(f"VGG-19 needs images of at least 32x32 pixels (five 2x2 poolings); got {image_size}.")
+    if base is None:
+        base, status = load_vgg19_base(weights, input_shape=(image_size, image_size, 3))
+    elif status is None:
+        raise ValueError("Pass the PretrainedStatus of the base you give: whether it is pretrained must be known.")
+    base._name = VGG19_BASE_NAME  # a fixed name lets set_trainable_blocks find it
+
+    layers = tf.keras.layers
+    inputs = tf.keras.Input(shape=input_shape, name=INPUT_NAME)
+    x = GrayscaleToRGB(name="to_rgb")(inputs)
+    x = layers.Resizing(image_size, image_size, interpolation="bilinear", name="resize")(x)
+    x = layers.Rescaling(255.0, name="to_0_255")(x)
+    x = VGG19Preprocess(name="vgg19_preprocess")(x)
+    # training=False keeps the base in inference mode (matters for layers such as
+    # dropout or batch norm; VGG-19 has none, but a fine-tuning habit worth keeping).
+    x = base(x, training=False)
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    x = layers.Dense(head_units, activation="relu", name="head_dense")(x)
+    x = layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = layers.Dense(len(_data.CLASS_NAMES), activation="softmax", name="probabilities")(x)
+    model = tf.keras.Model(inputs, outputs, name="vgg19_classifier")
+    set_trainable_blocks(model, trainable_blocks)
+    return compile_classifier(model, learning_rate), status
+
+
+def vgg19_base_of(model: tf.keras.Model) -> tf.keras.Model:
+    """The VGG-19 convolutional base inside a model from :func:`build_vgg19`."""
+    return model.get_layer(VGG19_BASE_NAME)
+
+
+def set_trainable_blocks(model: tf.keras.Model, n: int) -> list[str]:
+    """Unfreeze the top ``n`` convolutional blocks of VGG-19 (block5, then block4, ...).
+
+    ``n=0`` freezes the whole base; ``n=5`` makes all of it trainable. The head
+    stays trainable. Recompile the model afterwards (:func:`compile_classifier`)
+    for the change to take effect in training. Returns the names of the
+    trainable layers of the base.
+    """
+    if not 0 <= n <= len(VGG19_BLOCKS):
+        raise ValueError(f"n must be between 0 and {len(VGG19_BLOCKS)}, got {n}.")
+    base = vgg19_base_of(model)
+    unfrozen = set(VGG19_BLOCKS[len(VGG19_BLOCKS) - n :])
+    base.trainable = n > 0
+    for layer in base.layers:
+        layer.trainable = layer.name.split("_")[0] in unfrozen
+    return [layer.name for layer in base.layers if layer.trainable and layer.weights]
+
+
+# --------------------------------------------------------------------------- artifacts
+
+
+def artifact_dir(profile, root: Path | None = None) -> Path:
+    """``artifacts/<profile name>/`` at the repository root (or under ``root``)."""
+    return Path(root or ARTIFACTS_DIR) / profile.name
+
+
+def save_model(model: tf.keras.Model, name: str, profile, metadata: dict | None = None, root: Path | None = None) -> Path:
+    """Save ``model`` as ``artifacts/<profile>/<name>.keras`` with a ``<name>.json`` beside it.
+
+    ``metadata`` (JSON-serialisable: accuracy, whether weights were pretrained...)
+    is stored with the profile name and the time of saving. Returns the model's path.
+    """
+    folder = artifact_dir(profile, root)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.keras"
+    model.save(path)
+    info = {"name": name, "profile": profile.name, "saved_at": time.strftime("%Y-%m-%d %H:%M:%S"), **(metadata or {})}
+    (folder / f"{name}.json").write_text(json.dumps(info, indent=2, default=str))
+    return path
+
+
+def load_saved_model(name: str, profile, root: Path | None = None):
+    """``(model, metadata)`` saved by :func:`save_model`, or ``(None, None)`` when absent."""
+    folder = artifact_dir(profile, root)
+    path = folder / f"{name}.keras"
+    if not path.is_file():
+        return None, None
+    model = tf.keras.models.load_model(path)
+    info_path = folder / f"{name}.json"
+    metadata = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    return model, metadata
+
+
+def get_trained_cnn(profile, dataset, root: Path | None = None, verbose: int = 1) -> tf.keras.Model:
+    """Notebook 01's trained CNN: loaded from ``artifacts/<profile>/cnn.keras``, or retrained.
+
+    When no saved model is found it says so, trains one with :func:`train_cnn`
+    (same settings as notebook 01) and saves it for the next notebook.
+    """
+    model, metadata = load_saved_model("cnn", profile, root)
+    path = artifact_dir(profile, root) / "cnn.keras"
+    if model is not None:
+        accuracy = metadata.get("test_accuracy")
+        note = f", test accuracy {accuracy:.4f}" if isinstance(accuracy, float) else ""
+        print(f"Loaded the CNN trained in notebook 01 from {path} (saved {metadata.get('saved_at', '?')}{note}).")
+        return model
+    train_count = len(_data.subset(dataset.x_train, dataset.y_train, profile.train_size)[0])
+    # ~10 s per epoch over 60,000 images on a 2-core CPU (measured), plus start-up.
+    estimate = int(5 + profile.cnn_epochs * 10 * train_count / 60_000)
+    print(f"No saved CNN from notebook 01 found at {path}; training one now (~{estimate} s on a 2-core CPU).")
+    model, _ = train_cnn(profile, dataset, verbose=verbose)
+    accuracy = evaluate_accuracy(model, *_data.subset(dataset.x_test, dataset.y_test, profile.test_size))
+    save_model(model, "cnn", profile, {"test_accuracy": accuracy, "trained_by": "helpers.models.get_trained_cnn"}, root)
+    print(f"Saved it to {path} (test accuracy {accuracy:.4f}).")
+    return model
+
+
+def load_vgg19(profile, root: Path | None = None):
+    """Notebook 02's fine-tuned VGG-19 and its metadata, or ``(None, None)`` when not saved.
+
+    ``metadata["pretrained"]`` says whether its base started from trained
+    weights; ``metadata["weights"]`` says which. It is not retrained here: that
+    takes minutes, so a notebook decides what to do without it.
+    """
+    model, metadata = load_saved_model("vgg19", profile, root)
+    path = artifact_dir(profile, root) / "vgg19.keras"
+    if model is None:
+        print(f"No saved VGG-19 from notebook 02 found at {path}; run notebook 02 to create it.")
+        return None, None
+    origin = "pretrained (" + str(metadata.get("weights")) + ")" if metadata.get("pretrained") else "RANDOM weights, not pretrained"
+    print(f"Loaded the fine-tuned VGG-19 from {path}: base started from {origin}.")
+    return model, metadata

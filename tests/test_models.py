@@ -1,0 +1,190 @@
+"""Tests for helpers.models: shapes, VGG-19 preprocessing, weights loading, artifacts."""
+
+import dataclasses
+
+import helpers  # noqa: F401  (selects Keras 2 before TensorFlow loads)
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers import data, models
+from helpers.profiles import get_profile
+
+HEAD_PARAMS = (512 * 256 + 256) + (256 * 10 + 10)
+BLOCK5_PARAMS = 4 * (3 * 3 * 512 * 512 + 512)
+
+
+@pytest.fixture(scope="module")
+def vgg():
+    """One randomly initialised VGG-19 classifier at 32x32, shared by the tests."""
+    model, status = models.build_vgg19(32, weights=None)
+    return model, status
+
+
+@pytest.fixture(scope="module")
+def smoke_profile():
+    return get_profile("smoke")
+
+
+def test_cnn_shapes_and_input_name():
+    model = models.build_cnn()
+    assert model.input_names == [models.INPUT_NAME] == ["image"]
+    assert model.input_shape == (None, 28, 28, 1)
+    probabilities = model.predict(np.random.rand(3, 28, 28, 1).astype("float32"), verbose=0)
+    assert probabilities.shape == (3, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    assert model.optimizer is not None and model.loss == "sparse_categorical_crossentropy"
+    # conv1: 3x3 kernel x 1 input channel x 32 filters + 32 biases
+    assert model.get_layer("conv1").count_params() == 3 * 3 * 1 * 32 + 32
+
+
+def test_vgg_output_shape(vgg):
+    model, _ = vgg
+    assert model.input_shape == (None, 28, 28, 1)
+    assert model.predict(np.random.rand(2, 28, 28, 1).astype("float32"), verbose=0).shape == (2, 10)
+
+
+def _preprocessing(model):
+    return tf.keras.Model(model.input, model.get_layer("vgg19_preprocess").output)
+
+
+def test_vgg_preprocessing_matches_keras(vgg):
+    model, _ = vgg
+    images = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
+    inside = _preprocessing(model).predict(images, verbose=0)
+    rgb_255 = tf.image.resize(np.repeat(images, 3, axis=-1), (32, 32)).numpy() * 255.0
+    expected = tf.keras.applications.vgg19.preprocess_input(rgb_255.copy())
+    assert inside.shape == (4, 32, 32, 3)
+    np.testing.assert_allclose(inside, expected, atol=1e-3)
+
+
+def test_vgg_preprocessing_of_colour_images():
+    # A 3-channel 32x32 input is neither repeated nor resized: RGB->BGR and means only.
+    tiny = _tiny_base()
+    model, _ = models.build_vgg19(32, base=tiny, status=_random_status(), input_shape=(32, 32, 3))
+    images = np.random.default_rng(1).random((2, 32, 32, 3), dtype=np.float32)
+    inside = _preprocessing(model).predict(images, verbose=0)
+    expected = tf.keras.applications.vgg19.preprocess_input(images * 255.0)
+    np.testing.assert_allclose(inside, expected, atol=1e-3)
+    # Channel 0 of the output is blue minus its mean.
+    np.testing.assert_allclose(inside[..., 0], images[..., 2] * 255.0 - 103.939, atol=1e-3)
+
+
+def test_weights_file_is_loaded(tmp_path):
+    source = tf.keras.applications.VGG19(include_top=False, weights=None, input_shape=(32, 32, 3))
+    kernel, bias = source.get_layer("block1_conv1").get_weights()
+    known_kernel = np.arange(kernel.size, dtype=np.float32).reshape(kernel.shape) / kernel.size
+    source.get_layer("block1_conv1").set_weights([known_kernel, np.full_like(bias, 0.25)])
+    path = tmp_path / "vgg19_notop.h5"
+    source.save_weights(str(path))
+
+    base, status = models.load_vgg19_base(path)
+    assert status.pretrained and status.source == str(path)
+    assert "file" in status.label and "RANDOM" not in status.banner()
+    loaded_kernel, loaded_bias = base.get_layer("block1_conv1").get_weights()
+    np.testing.assert_array_equal(loaded_kernel, known_kernel)
+    np.testing.assert_array_equal(loaded_bias, 0.25)
+    for expected, found in zip(source.get_weights(), base.get_weights()):
+        np.testing.assert_array_equal(expected, found)
+
+
+def test_missing_weights_file_is_a_clear_error(tmp_path):
+    with pytest.raises(models.WeightsError, match="does not exist"):
+        models.load_vgg19_base(tmp_path / "nowhere.h5")
+
+
+def test_corrupt_weights_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "corrupt.h5"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(256)) * 4)
+    with pytest.raises(models.WeightsError, match="could not be loaded"):
+        models.load_vgg19_base(path)
+
+
+def test_random_weights_are_not_reported_as_pretrained(vgg):
+    _, status = vgg
+    assert not status.pretrained
+    assert "RANDOM" in status.label and "NOT PRETRAINED" in status.banner()
+
+
+def test_failed_imagenet_download_falls_back_honestly(monkeypatch):
+    real = models._vgg19
+
+    def offline(weights, input_shape):
+        if weights == "imagenet":
+            raise Exception("URL fetch failure: Name or service not known")
+        return real(weights, input_shape)
+
+    monkeypatch.setattr(models, "_vgg19", offline)
+    base, status = models.load_vgg19_base("imagenet")
+    assert base.output_shape == (None, 1, 1, 512)
+    assert not status.pretrained and status.source == "random"
+    assert "could not be loaded" in status.message and "URL fetch failure" in status.message
+
+
+def test_set_trainable_blocks_counts(vgg):
+    model, _ = vgg
+    total = model.count_params()
+    try:
+        assert models.set_trainable_blocks(model, 0) == []
+        assert models.count_params(model) == (HEAD_PARAMS, total - HEAD_PARAMS)
+        assert models.set_trainable_blocks(model, 1) == [f"block5_conv{i}" for i in range(1, 5)]
+        assert models.count_params(model)[0] == HEAD_PARAMS + BLOCK5_PARAMS
+        models.set_trainable_blocks(model, 5)
+        assert models.count_params(model) == (total, 0)
+        with pytest.raises(ValueError):
+            models.set_trainable_blocks(model, 6)
+    finally:
+        models.set_trainable_blocks(model, 0)
+
+
+def test_vgg_needs_32_pixels():
+    with pytest.raises(ValueError, match="at least 32"):
+        models.build_vgg19(28, weights=None)
+
+
+def test_cnn_save_load_round_trip(tmp_path, smoke_profile):
+    model = models.build_cnn()
+    images = np.random.default_rng(2).random((5, 28, 28, 1), dtype=np.float32)
+    path = models.save_model(model, "cnn", smoke_profile, {"test_accuracy": 0.5}, root=tmp_path)
+    assert path == tmp_path / "smoke" / "cnn.keras"
+    loaded, metadata = models.load_saved_model("cnn", smoke_profile, root=tmp_path)
+    np.testing.assert_array_equal(loaded.predict(images, verbose=0), model.predict(images, verbose=0))
+    assert metadata["test_accuracy"] == 0.5 and metadata["profile"] == "smoke"
+    assert models.load_saved_model("vgg19", smoke_profile, root=tmp_path) == (None, None)
+
+
+def test_vgg_wrapper_round_trip_keeps_custom_layers(tmp_path, smoke_profile):
+    model, status = models.build_vgg19(32, base=_tiny_base(), status=_random_status())
+    images = np.random.default_rng(3).random((3, 28, 28, 1), dtype=np.float32)
+    models.save_model(model, "vgg19", smoke_profile, {"pretrained": status.pretrained}, root=tmp_path)
+    loaded, metadata = models.load_vgg19(smoke_profile, root=tmp_path)
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
+    assert metadata["pretrained"] is False
+
+
+def test_get_trained_cnn_trains_when_missing_then_loads(tmp_path, smoke_profile, capsys):
+    profile = dataclasses.replace(smoke_profile, train_size=300, test_size=200)
+    dataset = data.load_sample()
+    trained = models.get_trained_cnn(profile, dataset, root=tmp_path, verbose=0)
+    assert "No saved CNN from notebook 01 found" in capsys.readouterr().out
+    assert (tmp_path / "smoke" / "cnn.keras").is_file()
+    reloaded = models.get_trained_cnn(profile, dataset, root=tmp_path, verbose=0)
+    assert "Loaded the CNN" in capsys.readouterr().out
+    images = data.to_model_input(dataset.x_test[:20])
+    np.testing.assert_array_equal(reloaded.predict(images, verbose=0), trained.predict(images, verbose=0))
+    accuracy = models.evaluate_accuracy(reloaded, dataset.x_test[:20], dataset.y_test[:20])
+    assert 0.0 <= accuracy <= 1.0
+
+
+def _tiny_base():
+    """A stand-in for VGG-19's base: one conv per block, same layer names, 32x32 -> 1x1."""
+    inputs = tf.keras.Input((32, 32, 3))
+    x = inputs
+    for block in range(1, 6):
+        x = tf.keras.layers.Conv2D(4, 3, padding="same", name=f"block{block}_conv1")(x)
+        x = tf.keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+    return tf.keras.Model(inputs, x, name="vgg19")
+
+
+def _random_status():
+    return models.PretrainedStatus(False, "random", "test stand-in")
