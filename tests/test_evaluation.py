@@ -1,0 +1,258 @@
+"""Tests of helpers.evaluation: naming of results, robustness curves, sanity checks, tables."""
+
+import helpers  # noqa: F401  (selects Keras 2 before TensorFlow is imported)
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from helpers import attacks, evaluation  # noqa: E402
+from helpers.data import load_sample, to_model_input  # noqa: E402
+
+L = tf.keras.layers
+ROW_KEYS = {"model", "attack", "setting", "norm", "epsilon", "accuracy", "n"}
+
+
+def _trained_linear_model(seed: int, data):
+    """A softmax regression on the bundled sample: undefended, ~75% accurate, trained in a second."""
+    tf.keras.utils.set_random_seed(seed)
+    model = tf.keras.Sequential([L.Input((28, 28, 1)), L.Flatten(), L.Dense(10, activation="softmax")], name=f"linear{seed}")
+    model.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    model.fit(to_model_input(data.x_train), data.y_train, epochs=2, batch_size=100, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def data():
+    sample = load_sample()
+    return to_model_input(sample.x_test[:300]), sample.y_test[:300].astype(np.int64), sample
+
+
+@pytest.fixture(scope="module")
+def base(data):
+    return _trained_linear_model(0, data[2])
+
+
+@pytest.fixture(scope="module")
+def other(data):
+    return _trained_linear_model(1, data[2])
+
+
+# ----------------------------------------------------------------------------
+# One accuracy under attack.
+# ----------------------------------------------------------------------------
+
+
+def test_white_box_result_is_named_as_such(base, data):
+    images, labels, _ = data
+    result = evaluation.evaluate_attack(base, images, labels, "fgsm", 0.05, model_name="base", progress=False)
+    assert (result.model, result.attack, result.norm, result.epsilon, result.setting, result.n) == (
+        "base", "fgsm", "linf", 0.05, "white-box", 300,
+    )
+    assert 0 <= result.accuracy < evaluation.accuracy(base, images, labels) and result.seconds > 0
+    assert "white-box" in str(result) and "eps=0.05" in str(result) and "L-inf" in str(result)
+
+
+def test_transfer_result_names_its_source(base, other, data):
+    images, labels, _ = data
+    result = evaluation.evaluate_attack(
+        other, images, labels, "pgd", 0.1, source_model=base, source_name="base", model_name="other", progress=False, steps=3, seed=0
+    )
+    assert result.setting == "transfer from base" and result.model == "other"
+    crafted = attacks.attack_dataset("pgd", base, images, labels, 0.1, progress=False, steps=3, seed=0)
+    assert result.accuracy == evaluation.accuracy(other, crafted, labels)
+    unnamed = evaluation.evaluate_attack(other, images, labels, "fgsm", 0.1, source_model=base, progress=False)
+    assert unnamed.setting == f"transfer from {base.name}" and unnamed.model == other.name
+
+
+@pytest.mark.parametrize("attack, norm", [("fgsm", "linf"), ("pgd", "linf"), ("bim", "l2"), ("pgd", "l2")])
+def test_epsilon_zero_equals_clean_accuracy(base, data, attack, norm):
+    images, labels, _ = data
+    result = evaluation.evaluate_attack(base, images, labels, attack, 0.0, norm=norm, batch_size=128, progress=False, steps=2, seed=1)
+    assert result.accuracy == evaluation.accuracy(base, images, labels, batch_size=128)
+
+
+def test_options_an_attack_does_not_take_are_left_out(base, data):
+    images, labels, _ = data
+    result = evaluation.evaluate_attack(base, images, labels, "fgsm", 0.05, progress=False, steps=7, seed=3)
+    assert result.attack == "fgsm"
+
+
+# ----------------------------------------------------------------------------
+# Robustness curves.
+# ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def curve(base, other, data):
+    images, labels, _ = data
+    return evaluation.robustness_curve(
+        {"base": base, "other": other}, images, labels, [0.3, 0.0, 0.05, 0.1], steps=3, undefended=["base"], progress=False
+    )
+
+
+def test_curve_rows_are_tidy_and_plottable(curve):
+    from helpers.plots import plot_robustness_curve
+
+    assert len(curve) == 2 * 2 * 4 and all(ROW_KEYS <= set(row) for row in curve)
+    assert [row["epsilon"] for row in curve[:4]] == [0.0, 0.05, 0.1, 0.3]
+    assert {row["setting"] for row in curve} == {"white-box"}
+    assert plot_robustness_curve(curve) is not None
+
+
+def test_curve_on_undefended_models_passes_its_sanity_checks(curve):
+    assert curve.passed and all(check.passed for check in curve.checks)
+    names = {check.name for check in curve.checks}
+    assert {"eps 0 equals clean accuracy", "accuracy does not rise with epsilon", "pgd at least as strong as FGSM",
+            "large epsilon breaks an undefended model"} <= names
+    for row in curve:
+        if row["epsilon"] == 0:
+            assert row["accuracy"] == curve.clean_accuracy[row["model"]]
+
+
+def test_curve_tables(curve):
+    wide = curve.table()
+    assert wide.splitlines()[0].split("|")[1:-1] == [" model ", " attack ", " setting   ", " norm ", " eps=0 ", " eps=0.05 ", " eps=0.1 ", " eps=0.3 "]
+    assert len(wide.splitlines()) == 2 + 4
+    tidy = curve.table(wide=False, markdown=False)
+    assert tidy.splitlines()[0].split() == ["model", "attack", "setting", "norm", "epsilon", "accuracy", "n", "seconds"]
+
+
+def test_transfer_curve(base, other, data):
+    images, labels, _ = data
+    rows = evaluation.robustness_curve(
+        {"other": other}, images, labels, [0.0, 0.1], attacks="fgsm", source_model=base, source_name="base", progress=False
+    )
+    assert {row["setting"] for row in rows} == {"transfer from base"} and rows.passed
+
+
+def _helpful(model, images, labels, epsilon, norm="linf"):
+    """A broken 'attack' that helps the model: it descends the loss of the true label."""
+    return attacks.fgsm(model, images, labels, epsilon, norm=norm, targeted=True)
+
+
+def _noisy(model, images, labels, epsilon, norm="linf"):
+    """A broken 'attack' that ignores epsilon and always perturbs strongly."""
+    return attacks.fgsm(model, images, labels, 0.3, norm=norm)
+
+
+def _identity(model, images, labels, epsilon, norm="linf"):
+    """A broken 'attack' that does nothing."""
+    return images
+
+
+def _failed(checks):
+    return {check.name for check in checks if not check.passed}
+
+
+def test_an_attack_that_raises_accuracy_fails_loudly(base, data, capsys):
+    images, labels, _ = data
+    with pytest.warns(evaluation.SanityCheckWarning, match="sanity check"):
+        rows = evaluation.robustness_curve({"base": base}, images, labels, [0.0, 0.05, 0.1], attacks={"fgsm": _helpful}, progress=False)
+    assert not rows.passed and "accuracy does not rise with epsilon" in _failed(rows.checks)
+    assert "SANITY CHECK FAILED" in capsys.readouterr().out
+
+
+def test_an_attack_that_ignores_epsilon_fails_the_eps_zero_check(base, data):
+    images, labels, _ = data
+    with pytest.warns(evaluation.SanityCheckWarning):
+        rows = evaluation.robustness_curve({"base": base}, images, labels, [0.0, 0.1], attacks={"fgsm": _noisy}, progress=False)
+    assert "eps 0 equals clean accuracy" in _failed(rows.checks)
+
+
+def test_a_pgd_weaker_than_fgsm_fails(base, data):
+    images, labels, _ = data
+    with pytest.warns(evaluation.SanityCheckWarning):
+        rows = evaluation.robustness_curve(
+            {"base": base}, images, labels, [0.0, 0.1], attacks={"fgsm": "fgsm", "pgd": _identity}, progress=False
+        )
+    assert _failed(rows.checks) == {"pgd at least as strong as FGSM"}
+
+
+# ----------------------------------------------------------------------------
+# Sanity checks on hand-made tables.
+# ----------------------------------------------------------------------------
+
+
+def _rows(attack, accuracies, model="m", epsilons=(0.0, 0.1, 0.3), n=1000, norm="linf"):
+    return [
+        {"model": model, "attack": attack, "setting": "white-box", "norm": norm, "epsilon": e, "accuracy": a, "n": n}
+        for e, a in zip(epsilons, accuracies)
+    ]
+
+
+def test_sanity_checks_pass_on_a_sound_table():
+    checks = evaluation.sanity_checks(_rows("fgsm", [0.9, 0.4, 0.1]) + _rows("pgd", [0.9, 0.3, 0.0]), {"m": 0.9}, undefended=["m"])
+    assert all(check.passed for check in checks) and len(checks) == 2 + 2 + 1 + 1
+
+
+@pytest.mark.parametrize(
+    "rows, clean, failing",
+    [
+        (_rows("fgsm", [0.8, 0.4, 0.1]), 0.9, "eps 0 equals clean accuracy"),
+        (_rows("fgsm", [0.9, 0.02, 0.08]), 0.9, "accuracy does not rise with epsilon"),
+        (_rows("fgsm", [0.9, 0.4, 0.1]) + _rows("pgd", [0.9, 0.5, 0.0]), 0.9, "pgd at least as strong as FGSM"),
+        (_rows("fgsm", [0.9, 0.4, 0.2]) + _rows("pgd", [0.9, 0.3, 0.15]), 0.9, "large epsilon breaks an undefended model"),
+    ],
+)
+def test_each_sanity_check_can_fail(rows, clean, failing):
+    assert _failed(evaluation.sanity_checks(rows, {"m": clean}, undefended=["m"])) == {failing}
+
+
+def test_small_noise_is_tolerated_but_not_more():
+    noisy = _rows("fgsm", [0.9, 0.4, 0.405], n=1000)
+    assert not _failed(evaluation.sanity_checks(noisy, {"m": 0.9}))
+    assert _failed(evaluation.sanity_checks(noisy, {"m": 0.9}, tolerance=0.001)) == {"accuracy does not rise with epsilon"}
+
+
+def test_large_epsilon_check_is_skipped_when_no_epsilon_is_large():
+    checks = evaluation.sanity_checks(_rows("fgsm", [0.9, 0.6], epsilons=(0.0, 0.05)), {"m": 0.9}, undefended=["m"])
+    skipped = [check for check in checks if check.skipped]
+    assert len(skipped) == 1 and skipped[0].passed and "not run" in skipped[0].detail
+
+
+def test_report_checks_prints_and_warns(capsys):
+    checks = evaluation.sanity_checks(_rows("fgsm", [0.8, 0.4, 0.1]), {"m": 0.9})
+    with pytest.warns(evaluation.SanityCheckWarning):
+        assert evaluation.report_checks(checks) is False
+    out = capsys.readouterr().out
+    assert "SANITY CHECK FAILED (1 of 2)" in out and "eps 0 equals clean accuracy" in out
+
+
+# ----------------------------------------------------------------------------
+# Tables and bad input.
+# ----------------------------------------------------------------------------
+
+
+def test_format_table_markdown_and_text():
+    rows = [{"model": "cnn", "epsilon": 0.05, "accuracy": 0.4567, "n": 10000}]
+    assert evaluation.format_table(rows).splitlines() == [
+        "| model | epsilon | accuracy |      n |",
+        "| ----- | ------: | -------: | -----: |",
+        "| cnn   |    0.05 |    0.457 | 10,000 |",
+    ]
+    assert evaluation.format_table(rows, ["model", "accuracy"], markdown=False).splitlines()[2] == "cnn       0.457"
+    assert evaluation.format_table([]) == "(no rows)"
+
+
+def test_wide_rows():
+    wide = evaluation.wide_rows(_rows("fgsm", [0.9, 0.4, 0.1]))
+    assert wide == [{"model": "m", "attack": "fgsm", "setting": "white-box", "norm": "linf", "eps=0": 0.9, "eps=0.1": 0.4, "eps=0.3": 0.1}]
+
+
+def test_robustness_curve_bad_input(base, data):
+    images, labels, _ = data
+    with pytest.raises(TypeError, match="models must be a non-empty dict"):
+        evaluation.robustness_curve(base, images, labels, [0.1])
+    with pytest.raises(ValueError, match="undefended names models that are not in models"):
+        evaluation.robustness_curve({"base": base}, images, labels, [0.1], undefended=["vgg19"])
+    with pytest.raises(ValueError, match="epsilons must be >= 0"):
+        evaluation.robustness_curve({"base": base}, images, labels, [0.1, -0.1])
+    with pytest.raises(ValueError, match="Unknown attack 'deepfool'"):
+        evaluation.robustness_curve({"base": base}, images, labels, [0.1], attacks=("fgsm", "deepfool"))
+    with pytest.raises(ValueError, match="labels has 3 entries"):
+        evaluation.accuracy(base, images, labels[:3])
