@@ -1,0 +1,174 @@
+"""How fast are the batched attacks of helpers.attacks, next to what limits them?
+
+Measured in one run, on the same small Fashion-MNIST CNN (2 conv + dense, random
+weights: speed does not depend on training) and the bundled sample's test images:
+
+* forward+backward: a compiled function computing the input gradient of the
+  loss on a batch, the most a one-step attack can hope for;
+* FGSM, batched (``helpers.attacks.attack_dataset("fgsm", ...)``);
+* PGD with k steps, batched;
+* the seed tutorial's method: FGSM one image at a time, eagerly, with a
+  GradientTape per image.
+
+Each is warmed up (compiled) first, then run ``--repeats`` times; the best run
+is reported (the median is shown too). Goals on a 2-core CPU: FGSM at least 0.8x
+the forward+backward throughput and at least 30x the one-image loop; PGD-k
+costing at most 1.2x k FGSM steps.
+
+Run: ``make benchmark`` or ``.venv/bin/python benchmarks/attack_throughput.py
+[--batch-size 500] [--steps 10] [--repeats 5] [--loop-images 200]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import helpers  # noqa: E402  (selects Keras 2 before TensorFlow)
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from helpers import attacks  # noqa: E402
+from helpers.data import load_sample, to_model_input  # noqa: E402
+
+EPSILON = 0.05
+GOALS = {"fgsm_vs_gradient": 0.8, "fgsm_vs_loop": 30.0, "pgd_vs_k_fgsm": 1.2}
+
+
+def parse_arguments() -> argparse.Namespace:
+    """The command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch-size", type=int, default=500, help="images per batch (default 500)")
+    parser.add_argument("--steps", type=int, default=10, help="PGD steps k (default 10)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs of each measurement (default 5)")
+    parser.add_argument("--loop-images", type=int, default=200, help="images for the one-at-a-time loop (default 200)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed for the weights (default 0)")
+    return parser.parse_args()
+
+
+def build_cnn(seed: int) -> tf.keras.Model:
+    """A small Fashion-MNIST CNN (2 conv + dense, the shape of notebook 01's), softmax output, random weights."""
+    tf.keras.utils.set_random_seed(seed)
+    layers = tf.keras.layers
+    return tf.keras.Sequential(
+        [
+            layers.Input((28, 28, 1)),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dropout(0.5),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ],
+        name="cnn",
+    )
+
+
+def measure(function, repeats: int) -> tuple[float, float]:
+    """(best, median) seconds of ``function()`` over ``repeats`` runs, after one warm-up run."""
+    function()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return min(times), statistics.median(times)
+
+
+def gradient_pass(model, images, labels, batch_size: int):
+    """A function computing the loss's input gradient over all images in compiled batches."""
+    loss = tf.keras.losses.SparseCategoricalCrossentropy(reduction="sum")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32), tf.TensorSpec([None], tf.int32)])
+    def gradient(batch, batch_labels):
+        with tf.GradientTape() as tape:
+            tape.watch(batch)
+            value = loss(batch_labels, model(batch, training=False))
+        return tape.gradient(value, batch)
+
+    def run():
+        for start in range(0, len(images), batch_size):
+            stop = start + batch_size
+            gradient(tf.constant(images[start:stop]), tf.constant(labels[start:stop])).numpy()
+
+    return run
+
+
+def one_image_loop(model, images, labels):
+    """The seed tutorial's FGSM: one image at a time, eager, a GradientTape per image."""
+    loss = tf.keras.losses.SparseCategoricalCrossentropy()
+
+    def run():
+        crafted = []
+        for image, label in zip(images, labels):
+            image = tf.convert_to_tensor(image[np.newaxis])
+            with tf.GradientTape() as tape:
+                tape.watch(image)
+                value = loss(label[np.newaxis], model(image, training=False))
+            step = EPSILON * tf.sign(tape.gradient(value, image))
+            crafted.append(tf.clip_by_value(image + step, 0.0, 1.0).numpy())
+        return crafted
+
+    return run
+
+
+def verdict(value: float, goal: float, at_most: bool = False) -> str:
+    """'met' or 'NOT met', with the goal."""
+    met = value <= goal if at_most else value >= goal
+    return f"{'met' if met else 'NOT met'} (goal {'<=' if at_most else '>='} {goal:g})"
+
+
+def main() -> None:
+    options = parse_arguments()
+    sample = load_sample()
+    images = to_model_input(sample.x_test)
+    labels = sample.y_test.astype(np.int32)
+    model = build_cnn(options.seed)
+    count, k = len(images), options.steps
+
+    print(f"Device: {helpers.environment.device_description()}; TensorFlow {tf.__version__}; "
+          f"{os.cpu_count()} CPU cores visible")
+    print(f"Model: small CNN ({model.count_params():,} parameters), {count:,} test images 28x28x1, "
+          f"batch {options.batch_size}, eps {EPSILON} L-inf, best of {options.repeats} runs\n")
+
+    def fgsm():
+        attacks.attack_dataset("fgsm", model, images, labels, EPSILON, batch_size=options.batch_size, progress=False)
+
+    def pgd():
+        attacks.attack_dataset("pgd", model, images, labels, EPSILON, batch_size=options.batch_size,
+                               progress=False, steps=k, seed=0)
+
+    loop_images = images[: options.loop_images]
+    timings = {
+        "forward+backward (compiled, batched)": (measure(gradient_pass(model, images, labels, options.batch_size), options.repeats), count),
+        "FGSM (helpers.attacks, batched)": (measure(fgsm, options.repeats), count),
+        f"PGD-{k} (helpers.attacks, batched)": (measure(pgd, options.repeats), count),
+        "FGSM one image at a time (eager loop)": (measure(one_image_loop(model, loop_images, labels), max(1, options.repeats // 2)), len(loop_images)),
+    }
+    rates = {}
+    print(f"{'measurement':<40} {'images/s (best)':>16} {'images/s (median)':>18}")
+    for name, ((best, median), n) in timings.items():
+        rates[name] = n / best
+        print(f"{name:<40} {n / best:>16,.0f} {n / median:>18,.0f}")
+
+    gradient_rate, fgsm_rate, pgd_rate, loop_rate = rates.values()
+    fgsm_vs_gradient = fgsm_rate / gradient_rate
+    fgsm_vs_loop = fgsm_rate / loop_rate
+    pgd_vs_k_fgsm = (1 / pgd_rate) / (k / fgsm_rate)
+    print()
+    print(f"FGSM / forward+backward throughput: {fgsm_vs_gradient:5.2f}x  {verdict(fgsm_vs_gradient, GOALS['fgsm_vs_gradient'])}")
+    print(f"FGSM / one-image loop throughput:   {fgsm_vs_loop:5.1f}x  {verdict(fgsm_vs_loop, GOALS['fgsm_vs_loop'])}")
+    print(f"PGD-{k} time / ({k} x FGSM time):      {pgd_vs_k_fgsm:5.2f}x  {verdict(pgd_vs_k_fgsm, GOALS['pgd_vs_k_fgsm'], at_most=True)}")
+
+
+if __name__ == "__main__":
+    main()
