@@ -49,7 +49,12 @@ class Profile:
     epsilons: tuple[float, ...]  # L-inf budgets for robustness curves
     pgd_steps: int
     nsl_epochs: int
-    nsl_multipliers: tuple[float, ...]  # trade-off sweep of notebook 04
+    nsl_train_size: int | None  # training images for notebook 04's two main models
+    nsl_multiplier: float  # weight of the adversarial loss in the main NSL model
+    nsl_step_size: float  # L-inf size of NSL's training perturbations (pixels in [0, 1])
+    nsl_pgd_iterations: int  # 1 = FGSM-style perturbations while training, more = PGD
+    nsl_multipliers: tuple[float, ...]  # extra multipliers of the trade-off sweep
+    nsl_sweep_train_size: int | None  # training images for each sweep model
 
     def summary(self) -> str:
         """A one-line description for a notebook's setup cell."""
@@ -79,7 +84,12 @@ PROFILES: dict[str, Profile] = {
         epsilons=(0.0, 0.05, 0.1, 0.3),
         pgd_steps=5,
         nsl_epochs=1,
+        nsl_train_size=None,
+        nsl_multiplier=1.0,
+        nsl_step_size=0.1,
+        nsl_pgd_iterations=1,
         nsl_multipliers=(0.2,),
+        nsl_sweep_train_size=500,
     ),
     "workshop": Profile(
         name="workshop",
@@ -98,7 +108,12 @@ PROFILES: dict[str, Profile] = {
         epsilons=_CURVE,
         pgd_steps=10,
         nsl_epochs=3,
-        nsl_multipliers=(0.2, 1.0),
+        nsl_train_size=30000,
+        nsl_multiplier=1.0,
+        nsl_step_size=0.1,
+        nsl_pgd_iterations=1,
+        nsl_multipliers=(0.2,),
+        nsl_sweep_train_size=30000,
     ),
     "full": Profile(
         name="full",
@@ -117,7 +132,12 @@ PROFILES: dict[str, Profile] = {
         epsilons=_CURVE,
         pgd_steps=20,
         nsl_epochs=12,
-        nsl_multipliers=(0.05, 0.2, 0.45, 1.0, 2.0),
+        nsl_train_size=None,
+        nsl_multiplier=1.0,
+        nsl_step_size=0.1,
+        nsl_pgd_iterations=3,
+        nsl_multipliers=(0.05, 0.2, 0.45, 2.0),
+        nsl_sweep_train_size=None,
     ),
 }
 

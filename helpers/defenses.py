@@ -1,0 +1,105 @@
+"""Adversarial regularization with Neural Structured Learning (NSL), for notebook 04.
+
+NSL wraps a base Keras model in ``nsl.keras.AdversarialRegularization``: every
+training batch is perturbed adversarially and the loss becomes
+``supervised_loss + multiplier * adversarial_loss``. This module holds the
+plumbing a notebook should not have to repeat: the feature/label dict NSL
+expects, a config with pixels kept in [0, 1], and one training function used for
+both the main model and the trade-off sweep.
+
+Facts about NSL 1.4 on TensorFlow 2.21 that shape this code (see README):
+the wrapper takes ``adv_config=`` by keyword (the second positional argument is
+``label_keys``); the feature key must equal the base model's input name; and
+``adv_model.summary()`` fails until the wrapper has been called, so summarise
+``adv_model.base_model`` instead.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["LABEL_KEY", "nsl_inputs", "adv_reg_config", "wrap", "train_adv_regularized"]
+
+LABEL_KEY = "label"
+
+
+def _nsl():
+    """Import NSL lazily so notebooks 01-03 do not pay for it."""
+    import neural_structured_learning as nsl
+
+    return nsl
+
+
+def nsl_inputs(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray) -> dict:
+    """The ``{input name: images, 'label': labels}`` dict NSL trains and evaluates on."""
+    if len(images) != len(labels):
+        raise ValueError(f"images ({len(images)}) and labels ({len(labels)}) differ in length.")
+    return {model.input_names[0]: images, LABEL_KEY: np.asarray(labels)}
+
+
+def adv_reg_config(multiplier: float, step_size: float, pgd_iterations: int = 1, feature_key: str = "image"):
+    """An NSL config for L-inf perturbations of images in [0, 1].
+
+    The clip range is given as ``{feature_key: value}``: NSL's inputs are a dict,
+    and a plain number would be matched to no feature, leaving perturbed pixels
+    outside [0, 1] without a word.
+
+    ``pgd_iterations > 1`` trains on PGD perturbations inside an L-inf ball of
+    radius ``step_size`` (each iteration a quarter of it); 1 is NSL's default
+    one-step (FGSM-like) perturbation of size ``step_size``. NSL's
+    ``random_init=True`` fails inside ``fit`` on TensorFlow 2.21 ("Cannot convert
+    a partially known TensorShape"), so iterations start from the clean image.
+    """
+    if multiplier < 0 or step_size < 0:
+        raise ValueError(f"multiplier ({multiplier}) and step_size ({step_size}) must be >= 0.")
+    if pgd_iterations < 1:
+        raise ValueError(f"pgd_iterations must be >= 1, got {pgd_iterations}.")
+    iterative = pgd_iterations > 1
+    return _nsl().configs.make_adv_reg_config(
+        multiplier=multiplier,
+        adv_step_size=step_size / 4 if iterative else step_size,
+        adv_grad_norm="infinity",
+        clip_value_min={feature_key: 0.0},
+        clip_value_max={feature_key: 1.0},
+        pgd_iterations=pgd_iterations,
+        pgd_epsilon=step_size if iterative else None,
+        random_init=False,
+    )
+
+
+def wrap(base_model: tf.keras.Model, config, learning_rate: float = 1e-3):
+    """Wrap ``base_model`` with adversarial regularization and compile it."""
+    adv_model = _nsl().keras.AdversarialRegularization(base_model, label_keys=[LABEL_KEY], adv_config=config)
+    adv_model.compile(
+        optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return adv_model
+
+
+def train_adv_regularized(
+    build_base: Callable[[], tf.keras.Model],
+    config,
+    images: np.ndarray,
+    labels: np.ndarray,
+    epochs: int,
+    batch_size: int = 128,
+    verbose: int = 1,
+):
+    """Train a fresh base model under adversarial regularization.
+
+    Returns ``(base_model, history, seconds)``. ``base_model`` is the plain Keras
+    model inside the wrapper: it predicts, saves and is attacked like any other.
+    """
+    base_model = build_base()
+    adv_model = wrap(base_model, config)
+    start = time.perf_counter()
+    history = adv_model.fit(
+        nsl_inputs(base_model, images, labels), batch_size=batch_size, epochs=epochs, verbose=verbose
+    )
+    return adv_model.base_model, history.history, time.perf_counter() - start

@@ -1,0 +1,55 @@
+"""helpers.defenses: NSL plumbing for notebook 04."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers import defenses
+
+
+def _tiny_base():
+    inputs = tf.keras.Input(shape=(6, 6, 1), name="image")
+    outputs = tf.keras.layers.Dense(4, activation="softmax")(tf.keras.layers.Flatten()(inputs))
+    return tf.keras.Model(inputs, outputs)
+
+
+def test_inputs_are_keyed_by_the_model_input_name():
+    model = _tiny_base()
+    feed = defenses.nsl_inputs(model, np.zeros((3, 6, 6, 1)), np.arange(3))
+    assert set(feed) == {"image", "label"}
+    with pytest.raises(ValueError, match="differ in length"):
+        defenses.nsl_inputs(model, np.zeros((3, 6, 6, 1)), np.arange(2))
+
+
+@pytest.mark.parametrize("iterations", [1, 3])
+def test_config_keeps_pixels_in_range_and_inside_the_ball(iterations):
+    config = defenses.adv_reg_config(multiplier=0.5, step_size=0.1, pgd_iterations=iterations)
+    neighbor = config.adv_neighbor_config
+    assert neighbor.clip_value_min == {"image": 0.0} and neighbor.clip_value_max == {"image": 1.0}
+    assert neighbor.pgd_iterations == iterations and config.multiplier == 0.5
+    if iterations > 1:
+        assert neighbor.pgd_epsilon == 0.1 and neighbor.adv_step_size == pytest.approx(0.025)
+    else:
+        assert neighbor.adv_step_size == 0.1
+
+
+def test_bad_config_values_are_refused():
+    with pytest.raises(ValueError, match="must be >= 0"):
+        defenses.adv_reg_config(multiplier=-1, step_size=0.1)
+    with pytest.raises(ValueError, match="pgd_iterations"):
+        defenses.adv_reg_config(multiplier=1, step_size=0.1, pgd_iterations=0)
+
+
+def test_training_returns_the_trained_base_and_perturbs_within_the_ball():
+    tf.keras.utils.set_random_seed(1)
+    rng = np.random.default_rng(1)
+    images = rng.random((64, 6, 6, 1), dtype=np.float32)
+    labels = rng.integers(0, 4, 64)
+    config = defenses.adv_reg_config(multiplier=1.0, step_size=0.05, pgd_iterations=2)
+    base, history, seconds = defenses.train_adv_regularized(_tiny_base, config, images, labels, epochs=2, verbose=0)
+    assert isinstance(base, tf.keras.Model) and seconds > 0
+    assert len(history["loss"]) == 2 and "scaled_adversarial_loss" in history
+    adv_model = defenses.wrap(base, config)
+    perturbed = adv_model.perturb_on_batch(defenses.nsl_inputs(base, images, labels))["image"]
+    assert perturbed.min() >= 0.0 and perturbed.max() <= 1.0
+    assert np.abs(perturbed - images).max() <= 0.05 + 1e-6
