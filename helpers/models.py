@@ -277,7 +277,7 @@ def build_vgg19(
     channels) -> ``resize`` (``image_size`` square, bilinear) -> ``to_0_255`` ->
     ``vgg19_preprocess`` (RGB->BGR, minus ImageNet means) -> ``vgg19`` (the
     convolutional base from :func:`load_vgg19_base`) -> global average pooling ->
-    Dense(``head_units``, ReLU) -> Dropout -> Dense(10, softmax).
+    layer normalisation -> Dense(``head_units``, ReLU) -> Dropout -> Dense(10, softmax).
 
     The top ``trainable_blocks`` convolutional blocks are trainable (0: the base
     is frozen, a feature extractor). ``status`` tells whether the base is
@@ -301,6 +301,9 @@ def build_vgg19(
     # dropout or batch norm; VGG-19 has none, but a fine-tuning habit worth keeping).
     x = base(x, training=False)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    # Normalising the 512 features per image makes the head's training independent
+    # of their scale, which differs a lot between pretrained and random bases.
+    x = layers.LayerNormalization(name="head_norm")(x)
     x = layers.Dense(head_units, activation="relu", name="head_dense")(x)
     x = layers.Dropout(dropout, name="head_dropout")(x)
     outputs = layers.Dense(len(_data.CLASS_NAMES), activation="softmax", name="probabilities")(x)

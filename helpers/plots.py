@@ -172,3 +172,51 @@ def plot_robustness_curve(rows: Iterable[Mapping], title: str = "Robustness curv
     axis.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# Added for notebook 01: looking inside a CNN.
+
+
+def show_filters(kernels: np.ndarray, title: str = "Filters", columns: int = 8, size: float = 1.0):
+    """Convolution kernels ``(height, width, in_channels, filters)``, input channel 0, one per panel.
+
+    A diverging colour map centred on 0 for all panels: red weights add the pixel
+    under them, blue ones subtract it.
+    """
+    kernels = np.asarray(kernels)[:, :, 0, :]
+    count = kernels.shape[-1]
+    limit = float(np.abs(kernels).max()) or 1.0
+    columns = max(1, min(columns, count))
+    rows = int(np.ceil(count / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + 0.6), squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index < count:
+            image = axis.imshow(kernels[..., index], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            axis.set_title(f"#{index}", fontsize=7)
+    fig.suptitle(title)
+    fig.colorbar(image, ax=axes, fraction=0.02, label="weight")
+    return fig
+
+
+def show_feature_maps(maps: np.ndarray, title: str = "Feature maps", columns: int = 8, size: float = 1.3):
+    """The channels of one feature map ``(height, width, channels)``, each scaled to its own range.
+
+    Bright means a strong response of that channel's filter at that place.
+    """
+    maps = np.asarray(maps)
+    count = maps.shape[-1]
+    columns = max(1, min(columns, count))
+    rows = int(np.ceil(count / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + 0.5), squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index < count:
+            axis.imshow(maps[..., index], cmap="viridis")
+            axis.set_title(f"channel {index}", fontsize=7)
+    fig.suptitle(f"{title} ({maps.shape[0]}x{maps.shape[1]}, {count} channels shown)")
+    fig.tight_layout()
+    return fig
+
+
+__all__ += ["show_filters", "show_feature_maps"]

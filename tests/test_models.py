@@ -10,7 +10,7 @@ import tensorflow as tf
 from helpers import data, models
 from helpers.profiles import get_profile
 
-HEAD_PARAMS = (512 * 256 + 256) + (256 * 10 + 10)
+HEAD_PARAMS = 2 * 512 + (512 * 256 + 256) + (256 * 10 + 10)
 BLOCK5_PARAMS = 4 * (3 * 3 * 512 * 512 + 512)
 
 
