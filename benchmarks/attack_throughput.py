@@ -10,8 +10,11 @@ weights: speed does not depend on training) and the bundled sample's test images
 * the seed tutorial's method: FGSM one image at a time, eagerly, with a
   GradientTape per image.
 
-Each is warmed up (compiled) first, then run ``--repeats`` times; the best run
-is reported (the median is shown too). Goals on a 2-core CPU: FGSM at least 0.8x
+Each is warmed up (compiled) first, then run ``--repeats`` times, interleaved
+with the others; the best run is reported (the median is shown too). The load
+of the machine matters: other processes slow the batched, multi-threaded
+measurements far more than the single-threaded loop, so run it on an idle
+machine (``uptime``'s load average is printed). Goals on a 2-core CPU: FGSM at least 0.8x
 the forward+backward throughput and at least 30x the one-image loop; PGD-k
 costing at most 1.2x k FGSM steps.
 
@@ -73,15 +76,21 @@ def build_cnn(seed: int) -> tf.keras.Model:
     )
 
 
-def measure(function, repeats: int) -> tuple[float, float]:
-    """(best, median) seconds of ``function()`` over ``repeats`` runs, after one warm-up run."""
-    function()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
+def measure(functions: dict, repeats: int) -> dict[str, tuple[float, float]]:
+    """{name: (best, median) seconds} of each function, after one warm-up run of each.
+
+    The runs are interleaved (one of each, then again), so a change in the
+    machine's load during the benchmark affects every measurement alike.
+    """
+    for function in functions.values():
         function()
-        times.append(time.perf_counter() - started)
-    return min(times), statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            started = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - started)
+    return {name: (min(values), statistics.median(values)) for name, values in times.items()}
 
 
 def gradient_pass(model, images, labels, batch_size: int):
@@ -136,7 +145,7 @@ def main() -> None:
     count, k = len(images), options.steps
 
     print(f"Device: {helpers.environment.device_description()}; TensorFlow {tf.__version__}; "
-          f"{os.cpu_count()} CPU cores visible")
+          f"load average {os.getloadavg()[0]:.1f} at start")
     print(f"Model: small CNN ({model.count_params():,} parameters), {count:,} test images 28x28x1, "
           f"batch {options.batch_size}, eps {EPSILON} L-inf, best of {options.repeats} runs\n")
 
@@ -148,15 +157,16 @@ def main() -> None:
                                progress=False, steps=k, seed=0)
 
     loop_images = images[: options.loop_images]
-    timings = {
-        "forward+backward (compiled, batched)": (measure(gradient_pass(model, images, labels, options.batch_size), options.repeats), count),
-        "FGSM (helpers.attacks, batched)": (measure(fgsm, options.repeats), count),
-        f"PGD-{k} (helpers.attacks, batched)": (measure(pgd, options.repeats), count),
-        "FGSM one image at a time (eager loop)": (measure(one_image_loop(model, loop_images, labels), max(1, options.repeats // 2)), len(loop_images)),
+    functions = {
+        "forward+backward (compiled, batched)": gradient_pass(model, images, labels, options.batch_size),
+        "FGSM (helpers.attacks, batched)": fgsm,
+        f"PGD-{k} (helpers.attacks, batched)": pgd,
+        "FGSM one image at a time (eager loop)": one_image_loop(model, loop_images, labels),
     }
+    sizes = [count, count, count, len(loop_images)]
     rates = {}
     print(f"{'measurement':<40} {'images/s (best)':>16} {'images/s (median)':>18}")
-    for name, ((best, median), n) in timings.items():
+    for (name, (best, median)), n in zip(measure(functions, options.repeats).items(), sizes):
         rates[name] = n / best
         print(f"{name:<40} {n / best:>16,.0f} {n / median:>18,.0f}")
 
@@ -168,6 +178,8 @@ def main() -> None:
     print(f"FGSM / forward+backward throughput: {fgsm_vs_gradient:5.2f}x  {verdict(fgsm_vs_gradient, GOALS['fgsm_vs_gradient'])}")
     print(f"FGSM / one-image loop throughput:   {fgsm_vs_loop:5.1f}x  {verdict(fgsm_vs_loop, GOALS['fgsm_vs_loop'])}")
     print(f"PGD-{k} time / ({k} x FGSM time):      {pgd_vs_k_fgsm:5.2f}x  {verdict(pgd_vs_k_fgsm, GOALS['pgd_vs_k_fgsm'], at_most=True)}")
+
+    print(f"(load average {os.getloadavg()[0]:.1f} at the end)")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,14 @@
   FGSM; a large epsilon drives an undefended model near 0. A failed check means
   the *evaluation* is wrong (a broken attack, a mislabelled model, gradient
   masking), so it is printed loudly and raised as a :class:`SanityCheckWarning`.
+
+Example (a notebook cell)::
+
+    curve = evaluation.robustness_curve({"cnn": cnn}, x_test, y_test, profile.epsilons,
+                                        steps=profile.pgd_steps, undefended=["cnn"])
+    print(curve.table())            # accuracy per model, attack and epsilon
+    plots.plot_robustness_curve(curve)
+    assert curve.passed             # every sanity check held
 """
 
 from __future__ import annotations
@@ -182,7 +190,7 @@ def _supported_options(function, options: Mapping) -> dict:
 
 
 def evaluate_attack(
-    model, images, labels, attack="fgsm", epsilon: float = 0.05, *,
+    model, images, labels, attack, epsilon: float, *,
     norm: str = "linf", source_model=None, model_name: str | None = None, source_name: str | None = None,
     batch_size: int = 500, progress: bool = True, **attack_options,
 ) -> AttackResult:
