@@ -2,7 +2,8 @@
 
 Every attack takes a whole batch of images in [0, 1] (any shape, any number of
 channels) and returns adversarial images as a float32 NumPy array that stays in
-[0, 1] and within ``epsilon`` of the input in the attack's norm. The work runs in
+[0, 1] and within ``epsilon`` of the input in the attack's norm (up to float32
+rounding, about 1e-7 relative). The work runs in
 one compiled ``tf.function`` per model (and norm and image shape), built on first
 use and reused afterwards: numbers such as ``epsilon`` go in as tensors, so
 sweeping epsilon never retraces.
@@ -26,13 +27,20 @@ the model's output, so it must know what the output is (:func:`output_kind`):
 3. Otherwise (any other last layer, or a subclassed model) the outputs on the
    images decide: rows that are non-negative and sum to 1 are probabilities.
 
+The answer is worked out on a model's first attack and cached with its compiled
+functions.
+
 For a model that outputs probabilities, the compiled function follows the graph
-back from the output to the softmax and takes the cross-entropy of its input
+back from the output to the softmax (through pass-through ops such as an
+inactive Dropout after it) and takes the cross-entropy of its input
 logits. That is exact and does not saturate: with a confident model, a softmax
 output rounds to exactly 1.0 in float32 and the usual clipped ``-log(p)`` has a
 zero gradient there, which would leave FGSM with nothing to follow. Only when no
 softmax can be found (a probability model built some other way) does the loss
 fall back to ``-log(max(p, 1e-30))``.
+
+Iterative attacks default to ``step_size = 2.5 * epsilon / steps`` (Madry et al.).
+To attack an NSL ``AdversarialRegularization`` model, attack its ``base_model``.
 """
 
 from __future__ import annotations
