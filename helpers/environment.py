@@ -16,6 +16,7 @@ place that fixes both, and it must run *before TensorFlow is first imported*:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import sys
@@ -43,6 +44,29 @@ class _RemovedEstimator(types.ModuleType):
             f"tf.estimator.{name} is not available: TensorFlow removed tf.estimator in 2.16. "
             "This series uses only NSL's Keras API (nsl.keras), which does not need it."
         )
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Silence what TensorFlow's C++ runtime writes to stderr while it loads.
+
+    On a machine without a GPU it prints "Could not find cuda drivers" lines
+    before its log level can be set. Python exceptions are unaffected: they are
+    raised, not printed.
+    """
+    try:
+        stderr_fd = sys.__stderr__.fileno()
+        saved = os.dup(stderr_fd)
+    except (AttributeError, OSError, ValueError):  # no real stderr (some embedded kernels)
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), stderr_fd)
+            yield
+    finally:
+        os.dup2(saved, stderr_fd)
+        os.close(saved)
 
 
 def _keras_is_legacy(tf_module) -> bool:
@@ -74,8 +98,10 @@ def configure() -> None:
     if _ESTIMATOR_MODULE not in sys.modules:
         sys.modules[_ESTIMATOR_MODULE] = _RemovedEstimator(_ESTIMATOR_MODULE)
 
-    import tensorflow as tf
+    with _quiet_native_stderr():
+        import tensorflow as tf
 
+        tf.config.list_physical_devices("GPU")  # the GPU probe logs too: do it now, quietly
     if not _keras_is_legacy(tf):
         raise KerasVersionError(
             "tf.keras is not Keras 2 even though TF_USE_LEGACY_KERAS=1 is set. Install the "
