@@ -349,7 +349,7 @@ def _check_iterative(groups, tolerance) -> list[CheckResult]:
             for row in series
             if row["epsilon"] in fgsm_at and row["accuracy"] > fgsm_at[row["epsilon"]] + _slack(tolerance, row["n"])
         ]
-        detail = "; ".join(worse) if worse else f"at least as strong as FGSM at every epsilon"
+        detail = "; ".join(worse) if worse else "at least as strong as FGSM at every epsilon"
         results.append(CheckResult(f"{attack} at least as strong as FGSM", _subject((model, attack, setting, norm)), not worse, detail))
     return results
 
