@@ -263,7 +263,7 @@ def robustness_curve(
     ``models`` maps a name (used in the table and the plot colours) to a model.
     White-box by default; with ``source_model`` every model is scored on examples
     crafted on it (transfer). ``steps``, ``step_size`` and ``seed`` go to the
-    iterative attacks. ``undefended`` names the models expected near 0 accuracy
+    iterative attacks (``step_size=None``: ``2.5 * epsilon / steps`` at each epsilon). ``undefended`` names the models expected near 0 accuracy
     at a large epsilon. Returns a :class:`RobustnessCurve`: the tidy rows, with
     ``.clean_accuracy``, ``.checks`` and ``.table()``. The checks are printed
     (``check=False`` skips them).
@@ -279,7 +279,9 @@ def robustness_curve(
     clean = {name: accuracy(model, images, labels, batch_size) for name, model in models.items()}
     jobs = [(name, attack, eps) for name in models for attack in table for eps in values]
     rows = []
-    for name, attack, eps in tqdm(jobs, desc="robustness curve", unit="point", disable=not progress):
+    bar = tqdm(jobs, desc="robustness curve", unit="point", disable=not progress)
+    for name, attack, eps in bar:
+        bar.set_postfix_str(f"{name}, {attack}, eps={eps:g}")
         result = evaluate_attack(
             models[name], images, labels, table[attack], eps, norm=norm, source_model=source_model,
             model_name=name, source_name=source_name, batch_size=batch_size, progress=False, **options,
