@@ -45,6 +45,7 @@ class Profile:
     vgg_test_size: int | None
     vgg_frozen_epochs: int
     vgg_finetune_epochs: int
+    vgg_finetune_blocks: int  # VGG-19 conv blocks unfrozen for fine-tuning (5 = all)
     attack_size: int  # test images attacked in each robustness evaluation
     vgg_attack_size: int  # test images attacked on VGG-19 (about 30x slower per image than the CNN)
     epsilons: tuple[float, ...]  # L-inf budgets for robustness curves
@@ -81,6 +82,7 @@ PROFILES: dict[str, Profile] = {
         vgg_test_size=128,
         vgg_frozen_epochs=1,
         vgg_finetune_epochs=1,
+        vgg_finetune_blocks=1,
         attack_size=200,
         vgg_attack_size=32,
         epsilons=(0.0, 0.05, 0.1, 0.3),
@@ -106,6 +108,7 @@ PROFILES: dict[str, Profile] = {
         vgg_test_size=1000,
         vgg_frozen_epochs=2,
         vgg_finetune_epochs=1,
+        vgg_finetune_blocks=1,
         attack_size=2000,
         vgg_attack_size=200,
         epsilons=_CURVE,
@@ -131,6 +134,7 @@ PROFILES: dict[str, Profile] = {
         vgg_test_size=None,
         vgg_frozen_epochs=5,
         vgg_finetune_epochs=12,
+        vgg_finetune_blocks=5,
         attack_size=10000,
         vgg_attack_size=2000,
         epsilons=_CURVE,
