@@ -352,7 +352,7 @@ def save_model(model: tf.keras.Model, name: str, profile, metadata: dict | None 
     folder = artifact_dir(profile, root)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.keras"
-    model.save(path, include_optimizer=False)  # later notebooks only predict and attack: half the size
+    model.save(path)
     info = {"name": name, "profile": profile.name, "saved_at": time.strftime("%Y-%m-%d %H:%M:%S"), **(metadata or {})}
     (folder / f"{name}.json").write_text(json.dumps(info, indent=2, default=str))
     return path
