@@ -151,10 +151,10 @@ def _compiled_predict(model, image_shape: tuple):
 
 
 def predict_classes(model, images, batch_size: int = 500) -> np.ndarray:
-    """The predicted class of each image, computed in batches."""
+    """The predicted class of each image (floats in [0, 1]), computed in batches."""
     _attacks._check_model(model)
     batch_size = _attacks._check_batch_size(batch_size)
-    images = np.asarray(images, dtype=np.float32)
+    images = _attacks._check_images(images)  # refuses 0-255 pixels instead of predicting garbage
     predict = _compiled_predict(model, images.shape[1:])
     parts = [predict(tf.constant(images[i : i + batch_size])).numpy() for i in range(0, len(images), batch_size)]
     return np.concatenate(parts)

@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from helpers import data as _data
+from helpers import evaluation as _evaluation
 
 __all__ = [
     "ARTIFACTS_DIR",
@@ -39,8 +40,6 @@ __all__ = [
     "build_cnn",
     "compile_classifier",
     "train_cnn",
-    "evaluate_accuracy",
-    "predict_classes",
     "count_params",
     "load_vgg19_base",
     "build_vgg19",
@@ -118,17 +117,6 @@ def train_cnn(profile, dataset, model: tf.keras.Model | None = None, validation_
         verbose=verbose,
     )
     return model, history
-
-
-def predict_classes(model: tf.keras.Model, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """The predicted class of each image (uint8 pixels or [0, 1] floats)."""
-    probabilities = model.predict(_as_input(images), batch_size=batch_size, verbose=0)
-    return np.argmax(probabilities, axis=1)
-
-
-def evaluate_accuracy(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int = 500) -> float:
-    """Share of ``images`` (uint8 pixels or [0, 1] floats) whose predicted class is ``labels``."""
-    return float(np.mean(predict_classes(model, images, batch_size) == np.asarray(labels)))
 
 
 def count_params(model: tf.keras.Model) -> tuple[int, int]:
@@ -388,7 +376,8 @@ def get_trained_cnn(profile, dataset, root: Path | None = None, verbose: int = 1
     estimate = int(5 + profile.cnn_epochs * 10 * train_count / 60_000)
     print(f"No saved CNN from notebook 01 found at {path}; training one now (~{estimate} s on a 2-core CPU).")
     model, _ = train_cnn(profile, dataset, verbose=verbose)
-    accuracy = evaluate_accuracy(model, *_data.subset(dataset.x_test, dataset.y_test, profile.test_size))
+    test_images, test_labels = _data.subset(dataset.x_test, dataset.y_test, profile.test_size)
+    accuracy = _evaluation.accuracy(model, _data.to_model_input(test_images), test_labels)
     save_model(model, "cnn", profile, {"test_accuracy": accuracy, "trained_by": "helpers.models.get_trained_cnn"}, root)
     print(f"Saved it to {path} (test accuracy {accuracy:.4f}).")
     return model

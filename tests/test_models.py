@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import data, models
+from helpers import data, evaluation, models
 from helpers.profiles import get_profile
 
 HEAD_PARAMS = 2 * 512 + (512 * 256 + 256) + (256 * 10 + 10)
@@ -172,7 +172,7 @@ def test_get_trained_cnn_trains_when_missing_then_loads(tmp_path, smoke_profile,
     assert "Loaded the CNN" in capsys.readouterr().out
     images = data.to_model_input(dataset.x_test[:20])
     np.testing.assert_array_equal(reloaded.predict(images, verbose=0), trained.predict(images, verbose=0))
-    accuracy = models.evaluate_accuracy(reloaded, dataset.x_test[:20], dataset.y_test[:20])
+    accuracy = evaluation.accuracy(reloaded, data.to_model_input(dataset.x_test[:20]), dataset.y_test[:20])
     assert 0.0 <= accuracy <= 1.0
 
 
