@@ -38,11 +38,7 @@ unit: $(STAMP)
 	$(PY) -m pytest -q tests
 
 execute: $(STAMP)
-	@for nb in $(NOTEBOOKS); do \
-	  echo "== $$nb (profile $${ADVLEARN_PROFILE:-workshop})"; start=$$(date +%s); \
-	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 "$$nb" || exit 1; \
-	  echo "   $$(( $$(date +%s) - start )) s"; \
-	done
+	$(PY) scripts/execute_notebooks.py
 
 prefetch: $(STAMP)
 	$(PY) -m helpers.prefetch

@@ -1,0 +1,83 @@
+"""Execute notebooks in place, top to bottom in a fresh kernel, and tidy their outputs.
+
+    python scripts/execute_notebooks.py [notebooks/01_cnn_basics.ipynb ...]
+
+Used by ``make execute`` to refresh the committed outputs (profile from
+``ADVLEARN_PROFILE``, default ``workshop``). After each run the outputs are
+tidied so the notebooks read well on GitHub: consecutive stream outputs are
+merged, progress-bar redraws (carriage returns and backspaces, as Keras writes
+them) collapse to their final state, and live progress widgets, which are
+meaningless once saved, are dropped. Prints each notebook's wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def _final_line(line: str) -> str:
+    """What a terminal shows for one line after its carriage returns and backspaces."""
+    line = line.rsplit("\r", 1)[-1] if "\r" in line.rstrip("\r") else line.rstrip("\r")
+    while "\x08" in line:  # a backspace erases the character before it
+        line = re.sub("[^\x08]?\x08", "", line, count=1)
+    return line
+
+
+def tidy_outputs(notebook) -> None:
+    """Merge stream outputs, resolve progress-bar redraws, drop saved widget views."""
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        tidied = []
+        for output in cell.get("outputs", []):
+            if output.output_type in ("display_data", "execute_result") and WIDGET_MIME in output.get("data", {}):
+                continue
+            if output.output_type == "stream" and tidied and tidied[-1].output_type == "stream" and tidied[-1].name == output.name:
+                tidied[-1].text += output.text
+                continue
+            tidied.append(output)
+        for output in tidied:
+            if output.output_type == "stream":
+                output.text = "\n".join(_final_line(line) for line in output.text.split("\n"))
+        cell.outputs = [o for o in tidied if o.output_type != "stream" or o.text.strip()]
+
+
+def execute(path: Path, timeout: int) -> float:
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    tidy_outputs(notebook)
+    nbformat.write(notebook, path)
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
+    args = parser.parse_args()
+    paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    profile = os.environ.get("ADVLEARN_PROFILE", "workshop")
+    for path in paths:
+        print(f"== {path.name} (profile {profile})", flush=True)
+        print(f"   {execute(path, args.timeout):.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
