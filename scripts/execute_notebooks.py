@@ -53,17 +53,30 @@ def tidy_outputs(notebook) -> None:
         cell.outputs = [o for o in tidied if o.output_type != "stream" or o.text.strip()]
 
 
-def execute(path: Path, timeout: int) -> float:
+def execute(path: Path, timeout: int, slow: float = 30.0) -> tuple[float, list[tuple[int, float]]]:
+    """Run one notebook in place; returns its wall time and the cells slower than ``slow`` seconds."""
     notebook = nbformat.read(path, as_version=4)
+    started: dict[int, float] = {}
+    slow_cells: list[tuple[int, float]] = []
+
+    def on_start(cell, cell_index):
+        started[cell_index] = time.perf_counter()
+
+    def on_done(cell, cell_index, **_):
+        seconds = time.perf_counter() - started.get(cell_index, time.perf_counter())
+        if seconds >= slow:
+            slow_cells.append((cell_index, seconds))
+
     client = NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
+        on_cell_start=on_start, on_cell_executed=on_done,
     )
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
     tidy_outputs(notebook)
     nbformat.write(notebook, path)
-    return seconds
+    return seconds, slow_cells
 
 
 def main() -> int:
@@ -75,7 +88,10 @@ def main() -> int:
     profile = os.environ.get("ADVLEARN_PROFILE", "workshop")
     for path in paths:
         print(f"== {path.name} (profile {profile})", flush=True)
-        print(f"   {execute(path, args.timeout):.0f} s", flush=True)
+        seconds, slow_cells = execute(path, args.timeout)
+        print(f"   {seconds:.0f} s", flush=True)
+        for index, cell_seconds in slow_cells:  # what the notebook's "Warning: about N s" notes should say
+            print(f"   cell {index}: {cell_seconds:.0f} s", flush=True)
     return 0
 
 
