@@ -26,8 +26,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (advlearn)" >/dev/null
 	touch $(STAMP)
 
+# Jupyter refuses to start as root (containers, some cloud VMs) without --allow-root.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # pytest exits 5 when it collects nothing; that is not a failure here.
 test: $(STAMP)
