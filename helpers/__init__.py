@@ -10,7 +10,9 @@ and makes Neural Structured Learning importable on current TensorFlow (see
 * :mod:`helpers.models` - the models of the series, saved and reloaded
 * :mod:`helpers.attacks` - batched FGSM, BIM and PGD
 * :mod:`helpers.evaluation` - accuracy under attack, robustness curves, sanity checks
+* :mod:`helpers.defenses` - adversarial regularization with NSL (notebook 04)
 * :mod:`helpers.plots` - figures with one colour per model across the series
+* :mod:`helpers.prefetch` - ``make prefetch``: dataset and VGG-19 weights before going offline
 """
 
 from helpers.environment import configure as _configure
