@@ -18,6 +18,8 @@ __all__ = [
     "MODEL_COLORS",
     "color_for",
     "show_images",
+    "show_filters",
+    "show_feature_maps",
     "plot_history",
     "plot_confusion_matrix",
     "plot_robustness_curve",
@@ -43,6 +45,16 @@ def color_for(model_name: str) -> str:
     return _FALLBACK[sum(map(ord, key)) % len(_FALLBACK)]
 
 
+def _panel_grid(count: int, columns: int, size: float, extra_height: float):
+    """A figure with ``count`` panels in rows of at most ``columns``, every axis turned off."""
+    columns = max(1, min(columns, count))
+    rows = int(np.ceil(count / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + extra_height), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    return fig, axes
+
+
 def _as_2d(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     return image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image
@@ -58,11 +70,8 @@ def show_images(
 ):
     """A grid of images (grey or RGB, uint8 or [0, 1] floats) with optional per-image titles."""
     count = len(images)
-    columns = max(1, min(columns, count))
-    rows = int(np.ceil(count / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + 0.4), squeeze=False)
+    fig, axes = _panel_grid(count, columns, size, 0.4)
     for index, axis in enumerate(axes.flat):
-        axis.axis("off")
         if index >= count:
             continue
         image = _as_2d(images[index])
@@ -186,11 +195,8 @@ def show_filters(kernels: np.ndarray, title: str = "Filters", columns: int = 8, 
     kernels = np.asarray(kernels)[:, :, 0, :]
     count = kernels.shape[-1]
     limit = float(np.abs(kernels).max()) or 1.0
-    columns = max(1, min(columns, count))
-    rows = int(np.ceil(count / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + 0.6), squeeze=False)
+    fig, axes = _panel_grid(count, columns, size, 0.6)
     for index, axis in enumerate(axes.flat):
-        axis.axis("off")
         if index < count:
             image = axis.imshow(kernels[..., index], cmap="RdBu_r", vmin=-limit, vmax=limit)
             axis.set_title(f"#{index}", fontsize=7)
@@ -206,11 +212,8 @@ def show_feature_maps(maps: np.ndarray, title: str = "Feature maps", columns: in
     """
     maps = np.asarray(maps)
     count = maps.shape[-1]
-    columns = max(1, min(columns, count))
-    rows = int(np.ceil(count / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + 0.5), squeeze=False)
+    fig, axes = _panel_grid(count, columns, size, 0.5)
     for index, axis in enumerate(axes.flat):
-        axis.axis("off")
         if index < count:
             axis.imshow(maps[..., index], cmap="viridis")
             axis.set_title(f"channel {index}", fontsize=7)
@@ -218,5 +221,3 @@ def show_feature_maps(maps: np.ndarray, title: str = "Feature maps", columns: in
     fig.tight_layout()
     return fig
 
-
-__all__ += ["show_filters", "show_feature_maps"]

@@ -1,0 +1,75 @@
+"""helpers.plots: one colour per model, and figures that show what they say."""
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display in tests
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from helpers import plots  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_each_model_keeps_its_colour():
+    assert plots.color_for("cnn") == plots.MODEL_COLORS["cnn"]
+    assert plots.color_for("vgg19 (RANDOM init, not pretrained)") == plots.MODEL_COLORS["vgg19"]
+    assert plots.color_for("adv-regularized") != plots.color_for("base")
+    assert plots.color_for("some new model") == plots.color_for("some new model")
+
+
+def _visible_axes(fig):
+    return [axis for axis in fig.axes if axis.images]
+
+
+def test_show_images_draws_one_panel_per_image_with_its_title():
+    images = np.random.default_rng(0).random((5, 28, 28, 1)).astype(np.float32)
+    fig = plots.show_images(images, [f"image {i}" for i in range(5)], columns=3, title="five")
+    panels = _visible_axes(fig)
+    assert len(panels) == 5 and len(fig.axes) == 6  # two rows of three, one left empty
+    assert [axis.get_title() for axis in panels] == [f"image {i}" for i in range(5)]
+    assert panels[0].images[0].get_array().shape == (28, 28)  # the channel axis is dropped for grey images
+
+
+def test_confusion_matrix_counts_true_rows_and_predicted_columns():
+    matrix = plots.confusion_matrix([0, 0, 1, 2], [0, 1, 1, 1], classes=3)
+    assert matrix.tolist() == [[1, 1, 0], [0, 1, 0], [0, 1, 0]]
+    fig = plots.plot_confusion_matrix(np.array([0, 1, 2]), np.array([0, 1, 1]))
+    axis = fig.axes[0]
+    assert axis.get_xlabel() == "predicted class" and axis.get_ylabel() == "true class"
+    assert [label.get_text() for label in axis.get_yticklabels()][:3] == ["T-shirt/top", "Trouser", "Pullover"]
+
+
+def test_robustness_curve_one_line_per_model_and_attack_in_the_model_colour():
+    rows = [
+        {"model": model, "attack": attack, "setting": "white-box", "norm": "linf", "epsilon": eps, "accuracy": acc}
+        for model in ("cnn", "vgg19")
+        for attack in ("fgsm", "pgd")
+        for eps, acc in ((0.0, 0.9), (0.1, 0.3))
+    ]
+    fig = plots.plot_robustness_curve(rows)
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 4
+    assert {line.get_color() for line in lines} == {plots.MODEL_COLORS["cnn"], plots.MODEL_COLORS["vgg19"]}
+    assert "L-inf" in fig.axes[0].get_xlabel()
+    with pytest.raises(ValueError, match="at least one row"):
+        plots.plot_robustness_curve([])
+
+
+def test_history_plots_train_and_validation():
+    history = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.6, 0.8], "val_accuracy": [0.5, 0.7]}
+    fig = plots.plot_history({"cnn": history})
+    assert [len(axis.get_lines()) for axis in fig.axes] == [2, 2]
+
+
+def test_filters_and_feature_maps_one_panel_each():
+    kernels = np.random.default_rng(1).normal(size=(3, 3, 1, 10))
+    assert len(_visible_axes(plots.show_filters(kernels, columns=4))) == 10
+    maps = np.random.default_rng(2).random((5, 5, 6))
+    assert len(_visible_axes(plots.show_feature_maps(maps, columns=4))) == 6
