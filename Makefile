@@ -9,12 +9,14 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 .PHONY: setup lab test unit execute prefetch benchmark clean help
 
 help:
+	@echo "make setup      create .venv and install the pinned packages (the other targets do it when needed)"
 	@echo "make lab        set up and open the series in Jupyter Lab"
 	@echo "make test       set up, then run unit tests and execute every notebook (smoke profile)"
 	@echo "make unit       unit tests only"
 	@echo "make execute    re-run every notebook in place (ADVLEARN_PROFILE, default workshop) to refresh outputs"
 	@echo "make prefetch   download and check the dataset and VGG-19 weights before going offline"
 	@echo "make benchmark  attack throughput benchmark"
+	@echo "make clean      remove .venv, trained models (artifacts/) and caches"
 
 setup: $(STAMP)
 

@@ -127,6 +127,8 @@ def verify_file(path: Path) -> bytes:
     Raises :class:`DataError` when the file is unreadable, truncated or altered.
     """
     path = Path(path)
+    if path.name not in FILES:
+        raise DataError(f"{path.name} is not one of the Fashion-MNIST files: {', '.join(FILES)}.")
     expected_gz, expected_raw = FILES[path.name]
     compressed = path.read_bytes()
     fix = f"Delete {path} and get it again.\n" + _HOW_TO_GET.split("\n", 1)[1]
@@ -182,6 +184,15 @@ def find_full_dataset() -> tuple[str, Path] | None:
     return None
 
 
+def _download(url: str, path: Path, timeout: float = 60.0) -> None:
+    """Fetch ``url`` into ``path``; a dead network fails after ``timeout`` seconds instead of hanging."""
+    import shutil
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=timeout) as response, open(path, "wb") as handle:
+        shutil.copyfileobj(response, handle)
+
+
 def download_full(destination: Path | None = None) -> Path:
     """Download the four files into Keras's cache (or ``destination``) and check them."""
     destination = Path(destination or keras_cache_dir())
@@ -191,10 +202,8 @@ def download_full(destination: Path | None = None) -> Path:
         target = destination / name
         if target.is_file():
             continue
-        import urllib.request
-
         try:
-            urllib.request.urlretrieve(DOWNLOAD_URL + name, target.with_suffix(".part"))
+            _download(DOWNLOAD_URL + name, target.with_suffix(".part"))
             target.with_suffix(".part").rename(target)
         except OSError as error:
             target.with_suffix(".part").unlink(missing_ok=True)

@@ -7,7 +7,7 @@ plumbing a notebook should not have to repeat: the feature/label dict NSL
 expects, a config with pixels kept in [0, 1], and one training function used for
 both the main model and the trade-off sweep.
 
-Facts about NSL 1.4 on TensorFlow 2.21 that shape this code (see README):
+Facts about NSL 1.4 on TensorFlow 2.21 that shape this code (notebook 04 shows each):
 the wrapper takes ``adv_config=`` by keyword (the second positional argument is
 ``label_keys``); the feature key must equal the base model's input name; and
 ``adv_model.summary()`` fails until the wrapper has been called, so summarise
@@ -21,6 +21,8 @@ from typing import Callable
 
 import numpy as np
 import tensorflow as tf
+
+from helpers.models import INPUT_NAME
 
 __all__ = ["LABEL_KEY", "nsl_inputs", "adv_reg_config", "wrap", "train_adv_regularized"]
 
@@ -41,7 +43,7 @@ def nsl_inputs(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray) ->
     return {model.input_names[0]: images, LABEL_KEY: np.asarray(labels)}
 
 
-def adv_reg_config(multiplier: float, step_size: float, pgd_iterations: int = 1, feature_key: str = "image"):
+def adv_reg_config(multiplier: float, step_size: float, pgd_iterations: int = 1, feature_key: str = INPUT_NAME):
     """An NSL config for L-inf perturbations of images in [0, 1].
 
     The clip range is given as ``{feature_key: value}``: NSL's inputs are a dict,

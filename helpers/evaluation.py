@@ -13,7 +13,7 @@
   not rise with epsilon; iterative attacks (PGD, BIM) do at least as well as
   FGSM; a large epsilon drives an undefended model near 0. A failed check means
   the *evaluation* is wrong (a broken attack, a mislabelled model, gradient
-  masking), so it is printed loudly and raised as a :class:`SanityCheckWarning`.
+  masking), so it is printed loudly and issued as a :class:`SanityCheckWarning` warning.
 
 Example (a notebook cell)::
 

@@ -372,8 +372,8 @@ def get_trained_cnn(profile, dataset, root: Path | None = None, verbose: int = 1
         print(f"Loaded the CNN trained in notebook 01 from {path} (saved {metadata.get('saved_at', '?')}{note}).")
         return model
     train_count = len(_data.subset(dataset.x_train, dataset.y_train, profile.train_size)[0])
-    # ~10 s per epoch over 60,000 images on a 2-core CPU (measured), plus start-up.
-    estimate = int(5 + profile.cnn_epochs * 10 * train_count / 60_000)
+    # ~20 s per epoch over 60,000 images on a 2-core CPU (measured in notebook 01), plus start-up.
+    estimate = int(5 + profile.cnn_epochs * 20 * train_count / 60_000)
     print(f"No saved CNN from notebook 01 found at {path}; training one now (~{estimate} s on a 2-core CPU).")
     model, _ = train_cnn(profile, dataset, verbose=verbose)
     test_images, test_labels = _data.subset(dataset.x_test, dataset.y_test, profile.test_size)

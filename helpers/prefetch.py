@@ -11,19 +11,18 @@ Exit status 0 when everything is ready, 1 otherwise.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import helpers  # noqa: F401  (selects Keras 2 before TensorFlow loads)
-from helpers import data
+from helpers import data, models
 
 VGG19_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
 def keras_models_dir() -> Path:
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(home) / "models"
+    """Keras's model cache (``$KERAS_HOME/models``, default ``~/.keras/models``)."""
+    return data.keras_cache_dir().parent.parent / "models"
 
 
 def prefetch_dataset() -> tuple[bool, str]:
@@ -37,14 +36,11 @@ def prefetch_dataset() -> tuple[bool, str]:
 
 def prefetch_vgg19_weights() -> tuple[bool, str]:
     """Make sure the VGG-19 ImageNet no-top weights are in Keras's cache."""
-    import tensorflow as tf
-
     target = keras_models_dir() / VGG19_WEIGHTS_FILE
-    try:
-        tf.keras.applications.VGG19(include_top=False, weights="imagenet", input_shape=(32, 32, 3))
-    except Exception as error:  # urllib errors, HTTP errors, a truncated file: all mean "not ready"
+    _, status = models.load_vgg19_base("imagenet")
+    if not status.pretrained:
         return False, (
-            f"VGG-19 ImageNet weights could not be fetched ({error.__class__.__name__}: {error}).\n"
+            f"VGG-19 ImageNet weights: {status.message}\n"
             f"  Put {VGG19_WEIGHTS_FILE} (about 80 MB, from the Keras applications release on "
             f"GitHub, keras-team/keras-applications) at {target}"
         )

@@ -3,9 +3,10 @@
 Set ``ADVLEARN_PROFILE`` to one of:
 
 ``smoke``
-    The bundled 2,000/1,000-image sample, one short epoch, small attack sets.
-    The whole series executes in CI in a few minutes on 2 CPU cores. Its numbers
-    only show that the code runs; they are not results.
+    The bundled 2,000/1,000-image sample, one short epoch, small attack sets and
+    a randomly initialised VGG-19 (no download). The whole series executes in CI
+    in a few minutes on 2 CPU cores. Its numbers only show that the code runs;
+    they are not results.
 ``workshop`` (default)
     The full Fashion-MNIST dataset with short training: each notebook runs in
     about five minutes on a laptop CPU and still shows the real effects.
@@ -41,6 +42,7 @@ class Profile:
     cnn_epochs: int
     batch_size: int
     vgg_image_size: int  # VGG-19 input side in pixels (>= 32)
+    vgg_weights: str | None  # "imagenet" (download or Keras cache) or None: random init, no download
     vgg_train_size: int | None
     vgg_test_size: int | None
     vgg_frozen_epochs: int
@@ -78,6 +80,7 @@ PROFILES: dict[str, Profile] = {
         cnn_epochs=1,
         batch_size=64,
         vgg_image_size=32,
+        vgg_weights=None,
         vgg_train_size=256,
         vgg_test_size=128,
         vgg_frozen_epochs=1,
@@ -104,6 +107,7 @@ PROFILES: dict[str, Profile] = {
         cnn_epochs=4,
         batch_size=128,
         vgg_image_size=32,
+        vgg_weights="imagenet",
         vgg_train_size=4000,
         vgg_test_size=1000,
         vgg_frozen_epochs=2,
@@ -130,6 +134,7 @@ PROFILES: dict[str, Profile] = {
         cnn_epochs=15,
         batch_size=128,
         vgg_image_size=32,
+        vgg_weights="imagenet",
         vgg_train_size=None,
         vgg_test_size=None,
         vgg_frozen_epochs=5,

@@ -35,7 +35,8 @@ def _final_line(line: str) -> str:
 
 
 def tidy_outputs(notebook) -> None:
-    """Merge stream outputs, resolve progress-bar redraws, drop saved widget views."""
+    """Merge stream outputs, resolve progress-bar redraws, drop saved widget views and state."""
+    notebook.metadata.pop("widgets", None)
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue

@@ -106,7 +106,7 @@ def test_no_network_gives_a_clear_error(no_dataset_anywhere, monkeypatch):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("Name or service not known")
 
-    monkeypatch.setattr("urllib.request.urlretrieve", offline)
+    monkeypatch.setattr("urllib.request.urlopen", offline)
     with pytest.raises(data.DataError, match=r"could not be downloaded \(no network\?\)"):
         data.load_full(download=True)
     assert not list((no_dataset_anywhere / "keras").rglob("*.part")), "a partial download was left behind"
