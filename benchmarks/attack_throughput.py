@@ -38,7 +38,7 @@ import helpers  # noqa: E402  (selects Keras 2 before TensorFlow)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from helpers import attacks  # noqa: E402
+from helpers import attacks, models  # noqa: E402
 from helpers.data import load_sample, to_model_input  # noqa: E402
 
 EPSILON = 0.05
@@ -57,23 +57,9 @@ def parse_arguments() -> argparse.Namespace:
 
 
 def build_cnn(seed: int) -> tf.keras.Model:
-    """A small Fashion-MNIST CNN (2 conv + dense, the shape of notebook 01's), softmax output, random weights."""
+    """Notebook 01's CNN (helpers.models.build_cnn) with seeded random weights: speed does not depend on training."""
     tf.keras.utils.set_random_seed(seed)
-    layers = tf.keras.layers
-    return tf.keras.Sequential(
-        [
-            layers.Input((28, 28, 1)),
-            layers.Conv2D(32, 3, activation="relu"),
-            layers.MaxPooling2D(),
-            layers.Conv2D(64, 3, activation="relu"),
-            layers.MaxPooling2D(),
-            layers.Flatten(),
-            layers.Dropout(0.5),
-            layers.Dense(128, activation="relu"),
-            layers.Dense(10, activation="softmax"),
-        ],
-        name="cnn",
-    )
+    return models.build_cnn()
 
 
 def measure(functions: dict, repeats: int) -> dict[str, tuple[float, float]]:

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from helpers.models import INPUT_NAME
+from helpers.models import INPUT_NAME, compile_classifier
 
 __all__ = ["LABEL_KEY", "nsl_inputs", "adv_reg_config", "wrap", "train_adv_regularized"]
 
@@ -76,12 +76,7 @@ def adv_reg_config(multiplier: float, step_size: float, pgd_iterations: int = 1,
 def wrap(base_model: tf.keras.Model, config, learning_rate: float = 1e-3):
     """Wrap ``base_model`` with adversarial regularization and compile it."""
     adv_model = _nsl().keras.AdversarialRegularization(base_model, label_keys=[LABEL_KEY], adv_config=config)
-    adv_model.compile(
-        optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return adv_model
+    return compile_classifier(adv_model, learning_rate)  # the same optimizer, loss and metric as the base model
 
 
 def train_adv_regularized(

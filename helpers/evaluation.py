@@ -26,6 +26,7 @@ Example (a notebook cell)::
 
 from __future__ import annotations
 
+import inspect
 import math
 import sys
 import time
@@ -184,8 +185,18 @@ def _attack_name(attack) -> str:
     return attack.strip().lower() if isinstance(attack, str) else getattr(attack, "__name__", "attack")
 
 
+# Options a robustness curve gives every attack; one that does not take them (FGSM has no steps) goes without.
+_SHARED_OPTIONS = ("norm", "steps", "step_size", "seed")
+
+
 def _supported_options(function, options: Mapping) -> dict:
-    """The entries of ``options`` that ``function`` accepts as keywords."""
+    """The entries of ``options`` that ``function`` accepts; any other unknown option is an error, not dropped."""
+    unknown = [key for key in options if key not in _SHARED_OPTIONS and not _attacks._accepts(function, key)]
+    if unknown:
+        raise TypeError(
+            f"{_attack_name(function)} does not take the option(s) {', '.join(map(repr, unknown))}. "
+            f"Check the spelling against its signature: {inspect.signature(function)}"
+        )
     return {key: value for key, value in options.items() if _attacks._accepts(function, key)}
 
 

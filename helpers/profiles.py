@@ -19,7 +19,7 @@ Every notebook reads the profile through :func:`get_profile` and nowhere else.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 __all__ = ["Profile", "PROFILES", "get_profile", "ENV_VAR", "DEFAULT_PROFILE"]
 
@@ -63,9 +63,6 @@ class Profile:
     def summary(self) -> str:
         """A one-line description for a notebook's setup cell."""
         return f"profile '{self.name}': {self.description}"
-
-    def as_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 _CURVE = (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)

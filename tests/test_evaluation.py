@@ -256,3 +256,9 @@ def test_robustness_curve_bad_input(base, data):
         evaluation.robustness_curve({"base": base}, images, labels, [0.1], attacks=("fgsm", "deepfool"))
     with pytest.raises(ValueError, match="labels has 3 entries"):
         evaluation.accuracy(base, images, labels[:3])
+
+
+def test_a_misspelt_attack_option_is_an_error_not_ignored(base, data):
+    images, labels, _ = data
+    with pytest.raises(TypeError, match=r"does not take the option\(s\) 'step'"):
+        evaluation.evaluate_attack(base, images, labels, "pgd", 0.1, step=20, progress=False)
