@@ -106,7 +106,7 @@ def _check_number(value, name: str, *, allow_none: bool = False) -> float | None
     if not math.isfinite(number):
         raise ValueError(f"{name} must be finite, got {number}.")
     if number < 0:
-        raise ValueError(f"{name} must be >= 0, got {number}. It is a size, not a direction (use targeted=True to aim).")
+        raise ValueError(f"{name} must be >= 0, got {number}: it is the size of a perturbation, not a direction.")
     return number
 
 
@@ -155,7 +155,7 @@ def _check_images(images) -> np.ndarray:
     array = images.numpy() if isinstance(images, tf.Tensor) else np.asarray(images)
     if array.dtype == np.uint8:
         raise ValueError(
-            "images are uint8 pixels (0-255); attacks need floats in [0, 1]. Divide by 255 "
+            "images are uint8 pixels (0-255); models and attacks here take floats in [0, 1]. Divide by 255 "
             "(helpers.data.to_model_input does it)."
         )
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
