@@ -320,3 +320,18 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
         )
     scaled = images.astype(np.float32) / 255.0
     return scaled[..., np.newaxis] if scaled.ndim == 3 else scaled
+
+
+def model_split(dataset: Dataset, split: str, size: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A class-balanced subset of one split, ready for the models: ``(x, y)``.
+
+    ``split`` is ``"train"`` or ``"test"``; ``size`` images (all when None),
+    chosen by :func:`subset` with ``seed``. ``x`` is float32 ``(N, 28, 28, 1)`` in
+    [0, 1] (:func:`to_model_input`), ``y`` int64 class numbers 0-9. Every notebook
+    names these ``x_<what>, y_<what>``; uint8 pixels stay in ``dataset``.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
+    images, labels = (dataset.x_train, dataset.y_train) if split == "train" else (dataset.x_test, dataset.y_test)
+    images, labels = subset(images, labels, size, seed)
+    return to_model_input(images), labels.astype(np.int64)

@@ -4,6 +4,9 @@
   dataset, **white-box** (the model crafts its own examples) or **transfer**
   (``source_model`` crafts them), as an :class:`AttackResult` that names the
   attack, norm, epsilon and setting of the number.
+* :func:`transfer_matrix` - examples crafted once on each of several models,
+  every model scored on every set: white-box on the diagonal, transfer
+  elsewhere, with the transfer rate of the examples that fooled their source.
 * :func:`robustness_curve` - accuracy against epsilon for several models and
   attacks, as a tidy table (a list of dict rows) that
   :func:`helpers.plots.plot_robustness_curve` draws and :func:`format_table`
@@ -49,6 +52,7 @@ __all__ = [
     "predict_classes",
     "accuracy",
     "evaluate_attack",
+    "transfer_matrix",
     "robustness_curve",
     "sanity_checks",
     "report_checks",
@@ -203,8 +207,8 @@ def _supported_options(function, options: Mapping) -> dict:
 def evaluate_attack(
     model, images, labels, attack, epsilon: float, *,
     norm: str = "linf", source_model=None, model_name: str | None = None, source_name: str | None = None,
-    batch_size: int = 500, progress: bool = True, **attack_options,
-) -> AttackResult:
+    batch_size: int = 500, progress: bool = True, return_adversarial: bool = False, **attack_options,
+):
     """Accuracy of ``model`` on adversarial versions of ``images``, over the dataset in batches.
 
     White-box when ``source_model`` is None (``model`` crafts its own examples);
@@ -212,6 +216,9 @@ def evaluate_attack(
     them. ``attack`` is a name ("fgsm", "bim", "pgd") or a function ``attack(model,
     images, labels, epsilon, **options)``; ``norm`` and ``attack_options`` (e.g.
     ``steps=20, seed=0``) go to it when it accepts them.
+
+    Returns an :class:`AttackResult`; with ``return_adversarial=True``, the pair
+    ``(result, adversarial_images)`` so the examples can be shown or reused.
     """
     function = _attacks.get_attack(attack)
     norm = _attacks._check_norm(norm)
@@ -226,17 +233,67 @@ def evaluate_attack(
     description = f"{_attack_name(attack)} eps={epsilon:g} on {_name_of(model, model_name)}"
     started = time.perf_counter()
     correct = 0
+    kept = []
     for start, stop, adversarial in _attacks.attack_batches(
         function, crafter, images, labels, epsilon,
         batch_size=batch_size, progress=progress, description=description, **options,
     ):
         predicted = _compiled_predict(model, adversarial.shape[1:])(tf.constant(adversarial)).numpy()
         correct += int(np.sum(predicted == true_classes[start:stop]))
-    return AttackResult(
+        if return_adversarial:
+            kept.append(adversarial)
+    result = AttackResult(
         model=_name_of(model, model_name), attack=_attack_name(attack), norm=norm, epsilon=epsilon,
         setting=setting, accuracy=correct / len(true_classes), n=len(true_classes),
         seconds=time.perf_counter() - started,
     )
+    return (result, np.concatenate(kept)) if return_adversarial else result
+
+
+def transfer_matrix(
+    models: Mapping[str, object], images, labels, attack, epsilon: float, *,
+    norm: str = "linf", batch_size: int = 500, progress: bool = True, **attack_options,
+) -> list[dict]:
+    """Craft ``attack`` once on every model and score every model on every model's examples.
+
+    ``models`` maps names to models (at least two). For each source model the
+    examples are crafted once (white-box on the source) and every other model is
+    scored on the same images (transfer). Tidy rows: ``model`` (scored),
+    ``source``, ``setting``, ``attack``, ``norm``, ``epsilon``, ``accuracy``, ``n``,
+    ``seconds`` (crafting time on the source) and ``transfer_rate``: of the
+    images the source model classifies right when clean and wrong after its own
+    attack, and the scored model classifies right when clean, the share the
+    scored model now gets wrong (1.0 for the source itself; None when no image
+    qualifies).
+    """
+    if not isinstance(models, Mapping) or len(models) < 2:
+        raise TypeError("models must be a dict of at least two {name: tf.keras model}: transfer needs a source and a target.")
+    function = _attacks.get_attack(attack)
+    norm = _attacks._check_norm(norm)
+    epsilon = _attacks._check_number(epsilon, "epsilon")
+    options = _supported_options(function, {"norm": norm, **attack_options})
+    labels = np.asarray(labels)
+    true_classes = labels.argmax(axis=1) if labels.ndim == 2 else labels
+    clean_right = {name: predict_classes(model, images, batch_size) == true_classes for name, model in models.items()}
+    rows = []
+    for source, source_model in models.items():
+        started = time.perf_counter()
+        adversarial = _attacks.attack_dataset(
+            function, source_model, images, labels, epsilon, batch_size=batch_size, progress=progress, **options
+        )
+        seconds = time.perf_counter() - started
+        right_after = {name: predict_classes(model, adversarial, batch_size) == true_classes for name, model in models.items()}
+        fooled_source = clean_right[source] & ~right_after[source]
+        for name in models:
+            eligible = fooled_source & clean_right[name]
+            rate = float(np.mean(~right_after[name][eligible])) if eligible.any() else None
+            rows.append({
+                "model": name, "source": source, "setting": "white-box" if name == source else f"transfer from {source}",
+                "attack": _attack_name(attack), "norm": norm, "epsilon": epsilon,
+                "accuracy": float(np.mean(right_after[name])), "n": len(true_classes), "seconds": seconds,
+                "transfer_rate": rate,
+            })
+    return rows
 
 
 # ----------------------------------------------------------------------------
@@ -447,7 +504,9 @@ def wide_rows(rows: Iterable[Mapping]) -> list[dict]:
 
 
 def _cell(key: str, value) -> str:
-    """A value as table text: accuracies to 3 decimals, epsilons as given, seconds to 0.1."""
+    """A value as table text: accuracies to 3 decimals, epsilons as given, seconds to 0.1, None as '-'."""
+    if value is None:
+        return "-"
     if isinstance(value, float):
         if key == "seconds":
             return f"{value:.1f}"

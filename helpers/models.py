@@ -38,6 +38,7 @@ __all__ = [
     "GrayscaleToRGB",
     "VGG19Preprocess",
     "build_cnn",
+    "build_lenet",
     "compile_classifier",
     "train_cnn",
     "count_params",
@@ -73,13 +74,16 @@ def compile_classifier(model: tf.keras.Model, learning_rate: float = 1e-3) -> tf
     return model
 
 
-def build_cnn(input_name: str = INPUT_NAME, dropout: float = 0.5, name: str = "cnn") -> tf.keras.Model:
+def build_cnn(input_name: str = INPUT_NAME, dropout: float = 0.5, name: str = "cnn", classes: int = 10) -> tf.keras.Model:
     """The series' small CNN for 28x28x1 images in [0, 1], compiled.
 
     Conv(32, 3x3, ReLU) -> MaxPool(2) -> Conv(64, 3x3, ReLU) -> MaxPool(2) ->
-    Flatten -> Dropout -> Dense(128, ReLU) -> Dense(10, softmax).
+    Flatten -> Dropout -> Dense(128, ReLU) -> Dense(``classes``, softmax).
     The input layer is named ``input_name``: NSL (notebook 04) feeds features by that name.
+    ``classes`` is 10 for Fashion-MNIST; notebook 02's transfer tasks use 5.
     """
+    if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 2:
+        raise ValueError(f"classes must be a whole number >= 2 (the number of output classes), got {classes!r}.")
     layers = tf.keras.layers
     inputs = tf.keras.Input(shape=(28, 28, 1), name=input_name)
     x = layers.Conv2D(32, 3, activation="relu", name="conv1")(inputs)
@@ -89,6 +93,26 @@ def build_cnn(input_name: str = INPUT_NAME, dropout: float = 0.5, name: str = "c
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     x = layers.Dense(128, activation="relu", name="dense")(x)
+    outputs = layers.Dense(int(classes), activation="softmax", name="probabilities")(x)
+    return compile_classifier(tf.keras.Model(inputs, outputs, name=name))
+
+
+def build_lenet(input_name: str = INPUT_NAME, name: str = "lenet") -> tf.keras.Model:
+    """A second small CNN, LeNet-5 style, for 28x28x1 images in [0, 1], compiled.
+
+    Conv(16, 5x5, ReLU, same padding) -> MaxPool(2) -> Conv(32, 5x5, ReLU) ->
+    MaxPool(2) -> Flatten -> Dense(100, ReLU) -> Dense(10, softmax). A different
+    architecture from :func:`build_cnn` (larger filters, no dropout): notebook 03
+    attacks one with examples crafted on the other (transfer).
+    """
+    layers = tf.keras.layers
+    inputs = tf.keras.Input(shape=(28, 28, 1), name=input_name)
+    x = layers.Conv2D(16, 5, padding="same", activation="relu", name="conv1")(inputs)
+    x = layers.MaxPooling2D(2, name="pool1")(x)
+    x = layers.Conv2D(32, 5, activation="relu", name="conv2")(x)
+    x = layers.MaxPooling2D(2, name="pool2")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(100, activation="relu", name="dense")(x)
     outputs = layers.Dense(len(_data.CLASS_NAMES), activation="softmax", name="probabilities")(x)
     return compile_classifier(tf.keras.Model(inputs, outputs, name=name))
 

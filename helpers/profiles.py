@@ -49,6 +49,7 @@ class Profile:
     vgg_finetune_epochs: int
     vgg_finetune_blocks: int  # VGG-19 conv blocks unfrozen for fine-tuning (5 = all)
     attack_size: int  # test images attacked in each robustness evaluation
+    lenet_epochs: int  # notebook 03's second model for transfer attacks (models.build_lenet)
     vgg_attack_size: int  # test images attacked on VGG-19 (about 100x slower per image than the CNN on a CPU)
     epsilons: tuple[float, ...]  # L-inf budgets for robustness curves
     pgd_steps: int
@@ -84,6 +85,7 @@ PROFILES: dict[str, Profile] = {
         vgg_finetune_epochs=1,
         vgg_finetune_blocks=1,
         attack_size=200,
+        lenet_epochs=1,
         vgg_attack_size=16,
         epsilons=(0.0, 0.05, 0.1, 0.3),
         pgd_steps=5,
@@ -111,6 +113,7 @@ PROFILES: dict[str, Profile] = {
         vgg_finetune_epochs=1,
         vgg_finetune_blocks=1,
         attack_size=1000,
+        lenet_epochs=2,
         vgg_attack_size=60,
         epsilons=_CURVE,
         pgd_steps=10,
@@ -138,6 +141,7 @@ PROFILES: dict[str, Profile] = {
         vgg_finetune_epochs=12,
         vgg_finetune_blocks=5,
         attack_size=10000,
+        lenet_epochs=5,
         vgg_attack_size=1000,
         epsilons=_CURVE,
         pgd_steps=20,

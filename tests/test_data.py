@@ -157,3 +157,19 @@ def test_full_dataset_when_present():
     dataset = data.load_full(download=False)
     assert dataset.x_train.shape == (60000, 28, 28) and dataset.x_test.shape == (10000, 28, 28)
     assert np.bincount(dataset.y_train).tolist() == [6000] * 10
+
+
+def test_model_split_gives_model_inputs_and_int_labels():
+    sample = data.load_sample()
+    x, y = data.model_split(sample, "test", 100)
+    assert x.shape == (100, 28, 28, 1) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
+    assert y.dtype == np.int64 and np.bincount(y, minlength=10).tolist() == [10] * 10
+    images, labels = data.subset(sample.x_test, sample.y_test, 100)
+    assert np.array_equal(x, data.to_model_input(images)) and np.array_equal(y, labels)
+    x_all, _ = data.model_split(sample, "train")
+    assert len(x_all) == len(sample.x_train)
+
+
+def test_model_split_names_the_valid_splits():
+    with pytest.raises(ValueError, match="'train' or 'test'"):
+        data.model_split(data.load_sample(), "validation")

@@ -262,3 +262,62 @@ def test_a_misspelt_attack_option_is_an_error_not_ignored(base, data):
     images, labels, _ = data
     with pytest.raises(TypeError, match=r"does not take the option\(s\) 'step'"):
         evaluation.evaluate_attack(base, images, labels, "pgd", 0.1, step=20, progress=False)
+
+
+# ----------------------------------------------------------------------------
+# Keeping the examples, and transfer between several models.
+# ----------------------------------------------------------------------------
+
+
+def test_evaluate_attack_can_return_the_adversarial_images(base, data):
+    images, labels, _ = data
+    result, adversarial = evaluation.evaluate_attack(
+        base, images, labels, "pgd", 0.1, steps=3, seed=0, progress=False, return_adversarial=True, batch_size=128
+    )
+    assert adversarial.shape == images.shape and np.abs(adversarial - images).max() <= 0.1 + 1e-6
+    # The returned images are the ones the accuracy was measured on.
+    assert result.accuracy == pytest.approx(evaluation.accuracy(base, adversarial, labels))
+    plain = evaluation.evaluate_attack(base, images, labels, "pgd", 0.1, steps=3, seed=0, progress=False, batch_size=128)
+    assert plain.accuracy == result.accuracy
+
+
+def test_transfer_matrix_crafts_once_per_source_and_scores_every_model(base, other, data):
+    images, labels, _ = data
+    rows = evaluation.transfer_matrix({"base": base, "other": other}, images, labels, "fgsm", 0.1, progress=False)
+    assert len(rows) == 4 and {(r["model"], r["source"]) for r in rows} == {
+        ("base", "base"), ("base", "other"), ("other", "base"), ("other", "other")}
+    by_pair = {(r["model"], r["source"]): r for r in rows}
+    # The diagonal is white-box and equals evaluate_attack's number; off the diagonal it is transfer.
+    assert by_pair["base", "base"]["setting"] == "white-box"
+    assert by_pair["other", "base"]["setting"] == "transfer from base"
+    white_box = evaluation.evaluate_attack(base, images, labels, "fgsm", 0.1, progress=False)
+    assert by_pair["base", "base"]["accuracy"] == pytest.approx(white_box.accuracy)
+    transfer = evaluation.evaluate_attack(other, images, labels, "fgsm", 0.1, source_model=base, progress=False)
+    assert by_pair["other", "base"]["accuracy"] == pytest.approx(transfer.accuracy)
+    # Every example that fooled its source fools the source: its own transfer rate is 1; others' lie in [0, 1].
+    assert by_pair["base", "base"]["transfer_rate"] == 1.0
+    assert 0.0 <= by_pair["other", "base"]["transfer_rate"] <= 1.0
+
+
+def test_transfer_matrix_rate_counts_only_images_that_fooled_the_source(base, other, data):
+    images, labels, _ = data
+    rows = evaluation.transfer_matrix({"base": base, "other": other}, images, labels, "fgsm", 0.1, progress=False)
+    adversarial = attacks.attack_dataset("fgsm", base, images, labels, 0.1, progress=False)
+    base_clean = evaluation.predict_classes(base, images) == labels
+    other_clean = evaluation.predict_classes(other, images) == labels
+    base_after = evaluation.predict_classes(base, adversarial) == labels
+    other_after = evaluation.predict_classes(other, adversarial) == labels
+    eligible = base_clean & ~base_after & other_clean
+    expected = np.mean(~other_after[eligible])
+    row = next(r for r in rows if r["model"] == "other" and r["source"] == "base")
+    assert row["transfer_rate"] == pytest.approx(expected)
+
+
+def test_transfer_matrix_needs_two_models(base, data):
+    images, labels, _ = data
+    with pytest.raises(TypeError, match="at least two"):
+        evaluation.transfer_matrix({"base": base}, images, labels, "fgsm", 0.1, progress=False)
+
+
+def test_tables_show_missing_values_as_a_dash():
+    assert "-" in evaluation.format_table([{"model": "a", "transfer_rate": None}]).splitlines()[-1]

@@ -188,3 +188,18 @@ def _tiny_base():
 
 def _random_status():
     return models.PretrainedStatus(False, "random", "test stand-in")
+
+
+def test_build_cnn_takes_the_number_of_classes():
+    assert models.build_cnn(classes=5).output_shape == (None, 5)
+    for bad in (1, 0, 2.5, True, "5"):
+        with pytest.raises(ValueError, match="classes"):
+            models.build_cnn(classes=bad)
+
+
+def test_lenet_is_a_different_working_architecture():
+    lenet, cnn = models.build_lenet(), models.build_cnn()
+    assert lenet.input_names == [models.INPUT_NAME] and lenet.output_shape == (None, 10)
+    assert lenet.get_layer("conv1").kernel_size == (5, 5) and cnn.get_layer("conv1").kernel_size == (3, 3)
+    probabilities = lenet.predict(np.zeros((2, 28, 28, 1), np.float32), verbose=0)
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)

@@ -1,0 +1,217 @@
+"""Transfer learning you can measure without any download: Fashion-MNIST against itself.
+
+Notebook 02's ImageNet experiment needs VGG-19's weights, which an offline
+machine cannot get. This module builds a transfer experiment from Fashion-MNIST
+alone: a **source task** (some of the classes, all their training images)
+pretrains the series' small CNN, and a **target task** (the other classes, with
+only a few labelled images each) reuses its convolutional base. Three ways to
+train on the target are compared on the same target test images:
+
+* ``"from scratch"`` - the same CNN from random weights, on the labelled images only;
+* ``"frozen base"`` - the pretrained convolutions frozen, a new dense head trained;
+* ``"fine-tuned"`` - the pretrained convolutions as the starting point, everything trained.
+
+* :func:`class_task` - the images of some classes, relabelled 0..k-1.
+* :func:`labelled_sample` - a class-balanced sample of ``per_class`` images per class.
+* :func:`transfer_model` - a model for the target task in one of the three approaches.
+* :func:`train_target` - train it for a fixed number of steps (the same for every budget).
+* :func:`label_budget_experiment` - every approach at every label budget and seed, as tidy rows.
+* :func:`summarize` - mean and spread over seeds, and the error reduction of each approach.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from helpers import data as _data
+from helpers import evaluation as _evaluation
+from helpers import models as _models
+
+__all__ = [
+    "APPROACHES",
+    "BASE_LAYERS",
+    "Task",
+    "class_task",
+    "labelled_sample",
+    "pretrain_source",
+    "transfer_model",
+    "train_target",
+    "label_budget_experiment",
+    "summarize",
+]
+
+APPROACHES = ("from scratch", "frozen base", "fine-tuned")
+# What is transferred by default: build_cnn's convolutions and its 128-unit dense layer (the
+# features the last layer reads). Only the output layer, one unit per class, is always new.
+BASE_LAYERS = ("conv1", "conv2", "dense")
+
+
+@dataclass(frozen=True)
+class Task:
+    """Images of some Fashion-MNIST classes as model inputs, with labels renumbered 0..k-1.
+
+    ``classes[i]`` is the original Fashion-MNIST class of label ``i``.
+    """
+
+    name: str
+    classes: tuple[int, ...]
+    x: np.ndarray
+    y: np.ndarray
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(_data.CLASS_NAMES[c] for c in self.classes)
+
+    def describe(self) -> str:
+        return f"{self.name}: {len(self.x):,} images of {', '.join(self.class_names)}"
+
+
+def class_task(images: np.ndarray, labels: np.ndarray, classes: Sequence[int], name: str) -> Task:
+    """The images of ``classes`` (uint8 pixels as loaded, or model inputs), relabelled by position in ``classes``."""
+    classes = tuple(int(c) for c in classes)
+    if len(classes) < 2 or len(set(classes)) != len(classes):
+        raise ValueError(f"classes must be at least two different class numbers, got {classes}.")
+    if not all(0 <= c < len(_data.CLASS_NAMES) for c in classes):
+        raise ValueError(f"classes must be Fashion-MNIST class numbers 0-{len(_data.CLASS_NAMES) - 1}, got {classes}.")
+    labels = np.asarray(labels)
+    if len(labels) != len(images):
+        raise ValueError(f"images ({len(images)}) and labels ({len(labels)}) differ in length.")
+    chosen = np.isin(labels, classes)
+    x = np.asarray(images)[chosen]
+    x = _data.to_model_input(x) if x.dtype == np.uint8 else x
+    relabel = np.full(len(_data.CLASS_NAMES), -1, dtype=np.int64)
+    relabel[list(classes)] = np.arange(len(classes))
+    return Task(name, classes, x, relabel[labels[chosen]])
+
+
+def labelled_sample(task: Task, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``per_class`` randomly chosen images of every class of ``task`` (the labelled budget), shuffled."""
+    if isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 1:
+        raise ValueError(f"per_class must be a whole number >= 1, got {per_class!r}.")
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in range(len(task.classes)):
+        members = np.flatnonzero(task.y == label)
+        if len(members) < per_class:
+            raise ValueError(
+                f"{task.name} has only {len(members)} images of class {task.class_names[label]!r}; "
+                f"per_class={per_class} asks for more. Lower the label budget."
+            )
+        chosen.append(rng.choice(members, per_class, replace=False))
+    order = rng.permutation(np.concatenate(chosen))
+    return task.x[order], task.y[order]
+
+
+def pretrain_source(source: Task, epochs: int, batch_size: int = 128, verbose: int = 1) -> tf.keras.Model:
+    """The series' CNN trained on every image of the source task (its own k-class head)."""
+    model = _models.build_cnn(classes=len(source.classes), name="source_cnn")
+    model.fit(source.x, source.y, epochs=epochs, batch_size=batch_size, verbose=verbose)
+    return model
+
+
+def transfer_model(approach: str, classes: int, pretrained: tf.keras.Model | None = None,
+                   learning_rate: float = 1e-3, name: str | None = None,
+                   base_layers: Sequence[str] = BASE_LAYERS) -> tf.keras.Model:
+    """A compiled CNN for a ``classes``-class target task, trained in one of :data:`APPROACHES`.
+
+    ``"from scratch"`` ignores ``pretrained``; the other two copy its
+    ``base_layers`` (default :data:`BASE_LAYERS`), and ``"frozen base"`` freezes
+    them. The output layer is always new.
+    """
+    if approach not in APPROACHES:
+        raise ValueError(f"approach must be one of {', '.join(map(repr, APPROACHES))}, got {approach!r}.")
+    model = _models.build_cnn(classes=classes, name=name or approach.replace(" ", "_"))
+    if approach != "from scratch":
+        if pretrained is None:
+            raise ValueError(f"approach {approach!r} needs the pretrained source model: pass pretrained=.")
+        for layer_name in base_layers:
+            layer = model.get_layer(layer_name)
+            layer.set_weights(pretrained.get_layer(layer_name).get_weights())
+            layer.trainable = approach == "fine-tuned"
+    return _models.compile_classifier(model, learning_rate)
+
+
+def train_target(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray, steps: int,
+                 batch_size: int = 32, seed: int = 0) -> tf.keras.Model:
+    """Train for ``steps`` updates on batches drawn (shuffled, repeated) from the labelled images.
+
+    A fixed number of updates, not of epochs, gives every label budget the same
+    amount of training: 50 images get as many steps as 1,500.
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}.")
+    batches = (
+        tf.data.Dataset.from_tensor_slices((images, labels))
+        .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .batch(min(batch_size, len(images)))
+    )
+    model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
+    return model
+
+
+def label_budget_experiment(
+    pretrained: tf.keras.Model, target_train: Task, target_test: Task, budgets: Sequence[int],
+    seeds: Sequence[int], steps: int, learning_rates: Mapping[str, float] | None = None, batch_size: int = 32,
+    base_layers: Sequence[str] = BASE_LAYERS, progress: bool = True,
+) -> list[dict]:
+    """Every approach at every label budget (images per class) and seed, scored on ``target_test``.
+
+    ``learning_rates`` maps an approach to its Adam learning rate (default 1e-3
+    for each). Returns tidy rows ``{approach, per_class, labelled, seed,
+    accuracy, n, seconds}``. The three approaches of one budget and seed see the
+    same labelled images.
+    """
+    if not budgets or not seeds:
+        raise ValueError("budgets and seeds must each name at least one value.")
+    learning_rates = {approach: 1e-3 for approach in APPROACHES} | dict(learning_rates or {})
+    unknown = set(learning_rates) - set(APPROACHES)
+    if unknown:
+        raise ValueError(f"learning_rates names unknown approaches {sorted(unknown)}; use {', '.join(APPROACHES)}.")
+    rows = []
+    jobs = [(budget, seed) for budget in budgets for seed in seeds]
+    for budget, seed in tqdm(jobs, desc="label budgets", unit="run", disable=not progress):
+        images, labels = labelled_sample(target_train, budget, seed)
+        for approach in APPROACHES:
+            tf.keras.utils.set_random_seed(seed)  # the same head initialisation and batches for every approach
+            started = time.perf_counter()
+            model = transfer_model(approach, len(target_train.classes), pretrained, learning_rates[approach],
+                                   base_layers=base_layers)
+            train_target(model, images, labels, steps, batch_size, seed)
+            rows.append({
+                "approach": approach, "per_class": budget, "labelled": len(labels), "seed": seed,
+                "accuracy": _evaluation.accuracy(model, target_test.x, target_test.y), "n": len(target_test.y),
+                "seconds": time.perf_counter() - started,
+            })
+    return rows
+
+
+def summarize(rows: Sequence[dict], baseline: str = "from scratch") -> list[dict]:
+    """Per approach and budget: mean and standard deviation over seeds, and errors cut versus ``baseline``.
+
+    ``errors cut`` is ``1 - mean error / baseline's mean error`` (0.25: a quarter fewer test errors).
+    """
+    table = []
+    budgets = sorted({row["per_class"] for row in rows})
+    for budget in budgets:
+        means = {}
+        for approach in dict.fromkeys(row["approach"] for row in rows):
+            values = np.array([r["accuracy"] for r in rows if r["approach"] == approach and r["per_class"] == budget])
+            if len(values):
+                means[approach] = values
+        if baseline not in means:
+            raise ValueError(f"no {baseline!r} rows at {budget} images per class: nothing to compare with.")
+        base_error = 1.0 - means[baseline].mean()
+        for approach, values in means.items():
+            table.append({
+                "per_class": budget, "approach": approach, "mean": float(values.mean()),
+                "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0, "seeds": len(values),
+                "errors cut": float(1.0 - (1.0 - values.mean()) / base_error) if base_error > 0 else 0.0,
+            })
+    return table

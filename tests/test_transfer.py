@@ -1,0 +1,118 @@
+"""Tests of helpers.transfer: tasks from Fashion-MNIST classes, label budgets, the three approaches."""
+
+import helpers  # noqa: F401  (selects Keras 2 before TensorFlow is imported)
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from helpers import data, transfer  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return data.load_sample()
+
+
+@pytest.fixture(scope="module")
+def tasks(sample):
+    source = transfer.class_task(sample.x_train, sample.y_train, (0, 1, 4, 5, 8), "source")
+    target = transfer.class_task(sample.x_train, sample.y_train, (2, 3, 6, 7, 9), "target")
+    target_test = transfer.class_task(sample.x_test, sample.y_test, (2, 3, 6, 7, 9), "target test")
+    return source, target, target_test
+
+
+def test_class_task_keeps_only_its_classes_and_renumbers_them(sample, tasks):
+    _, target, _ = tasks
+    assert target.classes == (2, 3, 6, 7, 9)
+    assert set(np.unique(target.y)) == {0, 1, 2, 3, 4}
+    assert len(target.x) == int(np.isin(sample.y_train, target.classes).sum())
+    assert target.x.dtype == np.float32 and target.x.shape[1:] == (28, 28, 1) and target.x.max() <= 1.0
+    # Label i is the original class classes[i]: the first image of label 3 is a Sneaker (class 7).
+    first_sneaker = np.flatnonzero(sample.y_train == 7)[0]
+    expected = data.to_model_input(sample.x_train[first_sneaker : first_sneaker + 1])[0]
+    assert np.array_equal(target.x[np.flatnonzero(target.y == 3)[0]], expected)
+    assert target.class_names[3] == "Sneaker"
+
+
+@pytest.mark.parametrize("classes", [(1,), (2, 2), (3, 10), (-1, 4)])
+def test_class_task_refuses_bad_class_lists(sample, classes):
+    with pytest.raises(ValueError, match="classes"):
+        transfer.class_task(sample.x_train, sample.y_train, classes, "bad")
+
+
+def test_labelled_sample_is_balanced_reproducible_and_seed_dependent(tasks):
+    _, target, _ = tasks
+    x, y = transfer.labelled_sample(target, 7, seed=3)
+    assert len(x) == 35 and np.bincount(y, minlength=5).tolist() == [7] * 5
+    again, _ = transfer.labelled_sample(target, 7, seed=3)
+    other, _ = transfer.labelled_sample(target, 7, seed=4)
+    assert np.array_equal(x, again) and not np.array_equal(x, other)
+
+
+@pytest.mark.parametrize("per_class", [0, -3, 2.5, True])
+def test_labelled_sample_refuses_bad_budgets(tasks, per_class):
+    with pytest.raises(ValueError, match="per_class"):
+        transfer.labelled_sample(tasks[1], per_class, seed=0)
+
+
+def test_labelled_sample_says_when_a_class_is_too_small(tasks):
+    with pytest.raises(ValueError, match="Lower the label budget"):
+        transfer.labelled_sample(tasks[1], 10_000, seed=0)
+
+
+def test_transfer_model_copies_the_base_and_freezes_it_only_when_asked():
+    tf.keras.utils.set_random_seed(0)
+    pretrained = transfer.pretrain_source(
+        transfer.Task("tiny", (0, 1), np.random.default_rng(0).random((64, 28, 28, 1), dtype=np.float32),
+                      np.arange(64) % 2), epochs=1, verbose=0)
+    scratch = transfer.transfer_model("from scratch", 5, pretrained)
+    frozen = transfer.transfer_model("frozen base", 5, pretrained)
+    tuned = transfer.transfer_model("fine-tuned", 5, pretrained)
+    for name in transfer.BASE_LAYERS:
+        source_kernel = pretrained.get_layer(name).get_weights()[0]
+        assert np.array_equal(frozen.get_layer(name).get_weights()[0], source_kernel)
+        assert np.array_equal(tuned.get_layer(name).get_weights()[0], source_kernel)
+        assert not np.array_equal(scratch.get_layer(name).get_weights()[0], source_kernel)
+        assert not frozen.get_layer(name).trainable and tuned.get_layer(name).trainable
+    assert frozen.output_shape == (None, 5) and frozen.get_layer("dense").trainable
+
+
+def test_transfer_model_refuses_unknown_approaches_and_a_missing_source():
+    with pytest.raises(ValueError, match="approach must be one of"):
+        transfer.transfer_model("frozen", 5)
+    with pytest.raises(ValueError, match="pretrained="):
+        transfer.transfer_model("fine-tuned", 5)
+
+
+def test_frozen_base_does_not_change_while_training(tasks):
+    source, target, _ = tasks
+    pretrained = transfer.pretrain_source(source, epochs=1, verbose=0)
+    frozen = transfer.transfer_model("frozen base", 5, pretrained)
+    before = frozen.get_layer("conv1").get_weights()[0].copy()
+    head_before = frozen.get_layer("dense").get_weights()[0].copy()
+    x, y = transfer.labelled_sample(target, 5, seed=0)
+    transfer.train_target(frozen, x, y, steps=5)
+    assert np.array_equal(frozen.get_layer("conv1").get_weights()[0], before)
+    assert not np.array_equal(frozen.get_layer("dense").get_weights()[0], head_before)
+
+
+def test_label_budget_experiment_and_summary(tasks):
+    source, target, target_test = tasks
+    pretrained = transfer.pretrain_source(source, epochs=1, verbose=0)
+    rows = transfer.label_budget_experiment(pretrained, target, target_test, [2, 4], [0, 1], steps=3, progress=False)
+    assert len(rows) == 2 * 2 * 3
+    assert {r["approach"] for r in rows} == set(transfer.APPROACHES)
+    assert all(r["n"] == len(target_test.y) and 0 <= r["accuracy"] <= 1 for r in rows)
+    summary = transfer.summarize(rows)
+    assert len(summary) == 2 * 3
+    for line in summary:
+        values = [r["accuracy"] for r in rows if r["approach"] == line["approach"] and r["per_class"] == line["per_class"]]
+        assert line["mean"] == pytest.approx(np.mean(values)) and line["std"] == pytest.approx(np.std(values, ddof=1))
+        scratch = next(s for s in summary if s["approach"] == "from scratch" and s["per_class"] == line["per_class"])
+        assert line["errors cut"] == pytest.approx(1 - (1 - line["mean"]) / (1 - scratch["mean"]))
+
+
+def test_summary_needs_its_baseline():
+    with pytest.raises(ValueError, match="nothing to compare"):
+        transfer.summarize([{"approach": "fine-tuned", "per_class": 10, "accuracy": 0.9}])
