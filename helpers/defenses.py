@@ -43,32 +43,47 @@ def nsl_inputs(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray) ->
     return {model.input_names[0]: images, LABEL_KEY: np.asarray(labels)}
 
 
-def adv_reg_config(multiplier: float, step_size: float, pgd_iterations: int = 1, feature_key: str = INPUT_NAME):
+def adv_reg_config(
+    multiplier: float, epsilon: float, pgd_iterations: int = 1, pgd_step: float | None = None,
+    feature_key: str = INPUT_NAME,
+):
     """An NSL config for L-inf perturbations of images in [0, 1].
+
+    ``pgd_iterations=1`` is NSL's one-step (FGSM-like) neighbour: every pixel
+    moves by ``epsilon``. ``pgd_iterations > 1`` trains on PGD neighbours:
+    ``pgd_iterations`` steps of ``pgd_step``, each projected into the L-inf ball
+    of radius ``epsilon``. ``pgd_iterations * pgd_step`` must reach ``epsilon``,
+    or the neighbours never touch the edge of the ball they are meant to fill.
 
     The clip range is given as ``{feature_key: value}``: NSL's inputs are a dict,
     and a plain number would be matched to no feature, leaving perturbed pixels
-    outside [0, 1] without a word.
-
-    ``pgd_iterations > 1`` trains on PGD perturbations inside an L-inf ball of
-    radius ``step_size`` (each iteration a quarter of it); 1 is NSL's default
-    one-step (FGSM-like) perturbation of size ``step_size``. NSL's
-    ``random_init=True`` fails inside ``fit`` on TensorFlow 2.21 ("Cannot convert
-    a partially known TensorShape"), so iterations start from the clean image.
+    outside [0, 1] without a word. NSL's ``random_init=True`` fails inside
+    ``fit`` on TensorFlow 2.21 ("Cannot convert a partially known TensorShape"),
+    so iterations start from the clean image.
     """
-    if multiplier < 0 or step_size < 0:
-        raise ValueError(f"multiplier ({multiplier}) and step_size ({step_size}) must be >= 0.")
+    if multiplier < 0 or epsilon < 0:
+        raise ValueError(f"multiplier ({multiplier}) and epsilon ({epsilon}) must be >= 0.")
     if pgd_iterations < 1:
         raise ValueError(f"pgd_iterations must be >= 1, got {pgd_iterations}.")
     iterative = pgd_iterations > 1
+    if iterative:
+        if pgd_step is None or pgd_step <= 0:
+            raise ValueError(f"pgd_iterations={pgd_iterations} needs pgd_step > 0 (the size of each PGD step), got {pgd_step}.")
+        if pgd_iterations * pgd_step < epsilon - 1e-9:
+            raise ValueError(
+                f"{pgd_iterations} steps of {pgd_step:g} reach at most {pgd_iterations * pgd_step:g} from the clean image, "
+                f"less than epsilon={epsilon:g}: raise pgd_step to at least {epsilon / pgd_iterations:g} or add iterations."
+            )
+    elif pgd_step is not None:
+        raise ValueError("pgd_step is only used with pgd_iterations > 1; a one-step neighbour moves by epsilon.")
     return _nsl().configs.make_adv_reg_config(
         multiplier=multiplier,
-        adv_step_size=step_size / 4 if iterative else step_size,
+        adv_step_size=pgd_step if iterative else epsilon,
         adv_grad_norm="infinity",
         clip_value_min={feature_key: 0.0},
         clip_value_max={feature_key: 1.0},
         pgd_iterations=pgd_iterations,
-        pgd_epsilon=step_size if iterative else None,
+        pgd_epsilon=epsilon if iterative else None,
         random_init=False,
     )
 
@@ -87,14 +102,17 @@ def train_adv_regularized(
     epochs: int,
     batch_size: int = 128,
     verbose: int = 1,
+    learning_rate: float = 1e-3,
 ):
-    """Train a fresh base model under adversarial regularization.
+    """Train a base model from ``build_base()`` under adversarial regularization.
 
-    Returns ``(base_model, history, seconds)``. ``base_model`` is the plain Keras
-    model inside the wrapper: it predicts, saves and is attacked like any other.
+    ``build_base`` returns the model to train: a fresh one, or one that starts
+    from trained weights. Returns ``(base_model, history, seconds)``.
+    ``base_model`` is the plain Keras model inside the wrapper: it predicts,
+    saves and is attacked like any other.
     """
     base_model = build_base()
-    adv_model = wrap(base_model, config)
+    adv_model = wrap(base_model, config, learning_rate)
     start = time.perf_counter()
     history = adv_model.fit(
         nsl_inputs(base_model, images, labels), batch_size=batch_size, epochs=epochs, verbose=verbose

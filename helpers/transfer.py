@@ -8,12 +8,13 @@ only a few labelled images each) reuses its convolutional base. Three ways to
 train on the target are compared on the same target test images:
 
 * ``"from scratch"`` - the same CNN from random weights, on the labelled images only;
-* ``"frozen base"`` - the pretrained convolutions frozen, a new dense head trained;
-* ``"fine-tuned"`` - the pretrained convolutions as the starting point, everything trained.
+* ``"frozen base"`` - the pretrained layers frozen, a new output layer trained;
+* ``"fine-tuned"`` - then everything unfrozen and trained further at a low learning rate.
 
 * :func:`class_task` - the images of some classes, relabelled 0..k-1.
 * :func:`labelled_sample` - a class-balanced sample of ``per_class`` images per class.
-* :func:`transfer_model` - a model for the target task in one of the three approaches.
+* :func:`transfer_model` - a target-task model from scratch or on the frozen base.
+* :func:`unfreeze` - the second phase of fine-tuning.
 * :func:`train_target` - train it for a fixed number of steps (the same for every budget).
 * :func:`label_budget_experiment` - every approach at every label budget and seed, as tidy rows.
 * :func:`summarize` - mean and spread over seeds, and the error reduction of each approach.
@@ -41,6 +42,7 @@ __all__ = [
     "labelled_sample",
     "pretrain_source",
     "transfer_model",
+    "unfreeze",
     "train_target",
     "label_budget_experiment",
     "summarize",
@@ -118,22 +120,36 @@ def pretrain_source(source: Task, epochs: int, batch_size: int = 128, verbose: i
 def transfer_model(approach: str, classes: int, pretrained: tf.keras.Model | None = None,
                    learning_rate: float = 1e-3, name: str | None = None,
                    base_layers: Sequence[str] = BASE_LAYERS) -> tf.keras.Model:
-    """A compiled CNN for a ``classes``-class target task, trained in one of :data:`APPROACHES`.
+    """A compiled CNN for a ``classes``-class target task: ``"from scratch"`` or ``"frozen base"``.
 
-    ``"from scratch"`` ignores ``pretrained``; the other two copy its
-    ``base_layers`` (default :data:`BASE_LAYERS`), and ``"frozen base"`` freezes
-    them. The output layer is always new.
+    ``"from scratch"`` ignores ``pretrained``; ``"frozen base"`` copies its
+    ``base_layers`` (default :data:`BASE_LAYERS`) and freezes them, so only the
+    new output layer trains. ``"fine-tuned"`` is not built here: it continues
+    from a trained frozen-base model, see :func:`unfreeze`.
     """
-    if approach not in APPROACHES:
-        raise ValueError(f"approach must be one of {', '.join(map(repr, APPROACHES))}, got {approach!r}.")
+    if approach not in APPROACHES[:2]:
+        hint = " Fine-tuning starts from a trained frozen-base model: call unfreeze(model) on it." if approach == "fine-tuned" else ""
+        raise ValueError(f"approach must be 'from scratch' or 'frozen base', got {approach!r}.{hint}")
     model = _models.build_cnn(classes=classes, name=name or approach.replace(" ", "_"))
-    if approach != "from scratch":
+    if approach == "frozen base":
         if pretrained is None:
-            raise ValueError(f"approach {approach!r} needs the pretrained source model: pass pretrained=.")
+            raise ValueError("approach 'frozen base' needs the pretrained source model: pass pretrained=.")
         for layer_name in base_layers:
             layer = model.get_layer(layer_name)
             layer.set_weights(pretrained.get_layer(layer_name).get_weights())
-            layer.trainable = approach == "fine-tuned"
+            layer.trainable = False
+    return _models.compile_classifier(model, learning_rate)
+
+
+def unfreeze(model: tf.keras.Model, learning_rate: float) -> tf.keras.Model:
+    """Make every layer trainable and recompile with ``learning_rate`` (fine-tuning's second phase).
+
+    Fine-tuning from a head that was first trained on the frozen base (not a
+    random one) keeps large, random gradients out of the pretrained layers; a
+    low learning rate keeps them from forgetting what they learned.
+    """
+    for layer in model.layers:
+        layer.trainable = True
     return _models.compile_classifier(model, learning_rate)
 
 
@@ -158,37 +174,44 @@ def train_target(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray, 
 
 def label_budget_experiment(
     pretrained: tf.keras.Model, target_train: Task, target_test: Task, budgets: Sequence[int],
-    seeds: Sequence[int], steps: int, learning_rates: Mapping[str, float] | None = None, batch_size: int = 32,
-    base_layers: Sequence[str] = BASE_LAYERS, progress: bool = True,
+    seeds: Sequence[int], steps: int, finetune_steps: int, learning_rate: float = 1e-3,
+    finetune_learning_rate: float = 1e-4, batch_size: int = 32, base_layers: Sequence[str] = BASE_LAYERS,
+    progress: bool = True,
 ) -> list[dict]:
     """Every approach at every label budget (images per class) and seed, scored on ``target_test``.
 
-    ``learning_rates`` maps an approach to its Adam learning rate (default 1e-3
-    for each). Returns tidy rows ``{approach, per_class, labelled, seed,
-    accuracy, n, seconds}``. The three approaches of one budget and seed see the
-    same labelled images.
+    "from scratch" and "frozen base" train ``steps`` updates at ``learning_rate``;
+    "fine-tuned" continues from the trained frozen-base model with everything
+    unfrozen, for ``finetune_steps`` more at ``finetune_learning_rate``. The three
+    approaches of one budget and seed see the same labelled images. Returns tidy
+    rows ``{approach, per_class, labelled, seed, accuracy, n, seconds}``
+    (fine-tuning's seconds include its frozen phase).
     """
     if not budgets or not seeds:
         raise ValueError("budgets and seeds must each name at least one value.")
-    learning_rates = {approach: 1e-3 for approach in APPROACHES} | dict(learning_rates or {})
-    unknown = set(learning_rates) - set(APPROACHES)
-    if unknown:
-        raise ValueError(f"learning_rates names unknown approaches {sorted(unknown)}; use {', '.join(APPROACHES)}.")
     rows = []
     jobs = [(budget, seed) for budget in budgets for seed in seeds]
+
+    def score(approach, model, budget, seed, labels, seconds):
+        rows.append({
+            "approach": approach, "per_class": budget, "labelled": len(labels), "seed": seed,
+            "accuracy": _evaluation.accuracy(model, target_test.x, target_test.y), "n": len(target_test.y),
+            "seconds": seconds,
+        })
+
+    classes = len(target_train.classes)
     for budget, seed in tqdm(jobs, desc="label budgets", unit="run", disable=not progress):
         images, labels = labelled_sample(target_train, budget, seed)
-        for approach in APPROACHES:
-            tf.keras.utils.set_random_seed(seed)  # the same head initialisation and batches for every approach
+        for approach in APPROACHES[:2]:
+            tf.keras.utils.set_random_seed(seed)  # the same head initialisation and batches for both
             started = time.perf_counter()
-            model = transfer_model(approach, len(target_train.classes), pretrained, learning_rates[approach],
-                                   base_layers=base_layers)
+            model = transfer_model(approach, classes, pretrained, learning_rate, base_layers=base_layers)
             train_target(model, images, labels, steps, batch_size, seed)
-            rows.append({
-                "approach": approach, "per_class": budget, "labelled": len(labels), "seed": seed,
-                "accuracy": _evaluation.accuracy(model, target_test.x, target_test.y), "n": len(target_test.y),
-                "seconds": time.perf_counter() - started,
-            })
+            seconds = time.perf_counter() - started
+            score(approach, model, budget, seed, labels, seconds)
+        started = time.perf_counter()
+        train_target(unfreeze(model, finetune_learning_rate), images, labels, finetune_steps, batch_size, seed)
+        score("fine-tuned", model, budget, seed, labels, seconds + time.perf_counter() - started)
     return rows
 
 

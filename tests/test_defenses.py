@@ -21,23 +21,35 @@ def test_inputs_are_keyed_by_the_model_input_name():
         defenses.nsl_inputs(model, np.zeros((3, 6, 6, 1)), np.arange(2))
 
 
-@pytest.mark.parametrize("iterations", [1, 3])
-def test_config_keeps_pixels_in_range_and_inside_the_ball(iterations):
-    config = defenses.adv_reg_config(multiplier=0.5, step_size=0.1, pgd_iterations=iterations)
+@pytest.mark.parametrize("iterations, step", [(1, None), (3, 0.04)])
+def test_config_keeps_pixels_in_range_and_inside_the_ball(iterations, step):
+    config = defenses.adv_reg_config(multiplier=0.5, epsilon=0.1, pgd_iterations=iterations, pgd_step=step)
     neighbor = config.adv_neighbor_config
     assert neighbor.clip_value_min == {"image": 0.0} and neighbor.clip_value_max == {"image": 1.0}
     assert neighbor.pgd_iterations == iterations and config.multiplier == 0.5
     if iterations > 1:
-        assert neighbor.pgd_epsilon == 0.1 and neighbor.adv_step_size == pytest.approx(0.025)
+        assert neighbor.pgd_epsilon == 0.1 and neighbor.adv_step_size == pytest.approx(0.04)
     else:
-        assert neighbor.adv_step_size == 0.1
+        assert neighbor.adv_step_size == 0.1 and neighbor.pgd_epsilon is None
 
 
 def test_bad_config_values_are_refused():
     with pytest.raises(ValueError, match="must be >= 0"):
-        defenses.adv_reg_config(multiplier=-1, step_size=0.1)
+        defenses.adv_reg_config(multiplier=-1, epsilon=0.1)
     with pytest.raises(ValueError, match="pgd_iterations"):
-        defenses.adv_reg_config(multiplier=1, step_size=0.1, pgd_iterations=0)
+        defenses.adv_reg_config(multiplier=1, epsilon=0.1, pgd_iterations=0)
+    with pytest.raises(ValueError, match="needs pgd_step"):
+        defenses.adv_reg_config(multiplier=1, epsilon=0.1, pgd_iterations=3)
+    with pytest.raises(ValueError, match="only used with pgd_iterations > 1"):
+        defenses.adv_reg_config(multiplier=1, epsilon=0.1, pgd_step=0.05)
+
+
+def test_pgd_steps_that_cannot_reach_epsilon_are_refused():
+    # 3 steps of epsilon / 4 stop at 0.075: the training neighbours would never touch the 0.1 ball's edge.
+    with pytest.raises(ValueError, match="reach at most 0.075"):
+        defenses.adv_reg_config(multiplier=1, epsilon=0.1, pgd_iterations=3, pgd_step=0.025)
+    config = defenses.adv_reg_config(multiplier=1, epsilon=0.1, pgd_iterations=4, pgd_step=0.025)
+    assert config.adv_neighbor_config.pgd_iterations == 4
 
 
 def test_training_returns_the_trained_base_and_perturbs_within_the_ball():
@@ -45,7 +57,7 @@ def test_training_returns_the_trained_base_and_perturbs_within_the_ball():
     rng = np.random.default_rng(1)
     images = rng.random((64, 6, 6, 1), dtype=np.float32)
     labels = rng.integers(0, 4, 64)
-    config = defenses.adv_reg_config(multiplier=1.0, step_size=0.05, pgd_iterations=2)
+    config = defenses.adv_reg_config(multiplier=1.0, epsilon=0.05, pgd_iterations=2, pgd_step=0.03)
     base, history, seconds = defenses.train_adv_regularized(_tiny_base, config, images, labels, epochs=2, verbose=0)
     assert isinstance(base, tf.keras.Model) and seconds > 0
     assert len(history["loss"]) == 2 and "scaled_adversarial_loss" in history

@@ -61,28 +61,33 @@ def test_labelled_sample_says_when_a_class_is_too_small(tasks):
         transfer.labelled_sample(tasks[1], 10_000, seed=0)
 
 
-def test_transfer_model_copies_the_base_and_freezes_it_only_when_asked():
+def test_transfer_model_copies_the_base_and_freezes_it():
     tf.keras.utils.set_random_seed(0)
     pretrained = transfer.pretrain_source(
         transfer.Task("tiny", (0, 1), np.random.default_rng(0).random((64, 28, 28, 1), dtype=np.float32),
                       np.arange(64) % 2), epochs=1, verbose=0)
     scratch = transfer.transfer_model("from scratch", 5, pretrained)
     frozen = transfer.transfer_model("frozen base", 5, pretrained)
-    tuned = transfer.transfer_model("fine-tuned", 5, pretrained)
     for name in transfer.BASE_LAYERS:
         source_kernel = pretrained.get_layer(name).get_weights()[0]
         assert np.array_equal(frozen.get_layer(name).get_weights()[0], source_kernel)
-        assert np.array_equal(tuned.get_layer(name).get_weights()[0], source_kernel)
         assert not np.array_equal(scratch.get_layer(name).get_weights()[0], source_kernel)
-        assert not frozen.get_layer(name).trainable and tuned.get_layer(name).trainable
-    assert frozen.output_shape == (None, 5) and frozen.get_layer("dense").trainable
+        assert not frozen.get_layer(name).trainable and scratch.get_layer(name).trainable
+    assert frozen.output_shape == (None, 5) and frozen.get_layer("probabilities").trainable
+    conv_only = transfer.transfer_model("frozen base", 5, pretrained, base_layers=("conv1",))
+    assert not conv_only.get_layer("conv1").trainable and conv_only.get_layer("conv2").trainable
+    tuned = transfer.unfreeze(frozen, 1e-4)
+    assert all(layer.trainable for layer in tuned.layers)
+    assert float(tf.keras.backend.get_value(tuned.optimizer.learning_rate)) == pytest.approx(1e-4)
 
 
 def test_transfer_model_refuses_unknown_approaches_and_a_missing_source():
-    with pytest.raises(ValueError, match="approach must be one of"):
+    with pytest.raises(ValueError, match="approach must be"):
         transfer.transfer_model("frozen", 5)
-    with pytest.raises(ValueError, match="pretrained="):
+    with pytest.raises(ValueError, match="unfreeze"):
         transfer.transfer_model("fine-tuned", 5)
+    with pytest.raises(ValueError, match="pretrained="):
+        transfer.transfer_model("frozen base", 5)
 
 
 def test_frozen_base_does_not_change_while_training(tasks):
@@ -90,17 +95,18 @@ def test_frozen_base_does_not_change_while_training(tasks):
     pretrained = transfer.pretrain_source(source, epochs=1, verbose=0)
     frozen = transfer.transfer_model("frozen base", 5, pretrained)
     before = frozen.get_layer("conv1").get_weights()[0].copy()
-    head_before = frozen.get_layer("dense").get_weights()[0].copy()
+    head_before = frozen.get_layer("probabilities").get_weights()[0].copy()
     x, y = transfer.labelled_sample(target, 5, seed=0)
     transfer.train_target(frozen, x, y, steps=5)
     assert np.array_equal(frozen.get_layer("conv1").get_weights()[0], before)
-    assert not np.array_equal(frozen.get_layer("dense").get_weights()[0], head_before)
+    assert not np.array_equal(frozen.get_layer("probabilities").get_weights()[0], head_before)
 
 
 def test_label_budget_experiment_and_summary(tasks):
     source, target, target_test = tasks
     pretrained = transfer.pretrain_source(source, epochs=1, verbose=0)
-    rows = transfer.label_budget_experiment(pretrained, target, target_test, [2, 4], [0, 1], steps=3, progress=False)
+    rows = transfer.label_budget_experiment(pretrained, target, target_test, [2, 4], [0, 1], steps=3,
+                                            finetune_steps=2, progress=False)
     assert len(rows) == 2 * 2 * 3
     assert {r["approach"] for r in rows} == set(transfer.APPROACHES)
     assert all(r["n"] == len(target_test.y) and 0 <= r["accuracy"] <= 1 for r in rows)
