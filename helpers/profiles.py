@@ -56,10 +56,12 @@ class Profile:
     nsl_epochs: int
     nsl_train_size: int | None  # training images for notebook 04's two main models
     nsl_multiplier: float  # weight of the adversarial loss in the main NSL model
-    nsl_step_size: float  # L-inf size of NSL's training perturbations (pixels in [0, 1])
-    nsl_pgd_iterations: int  # 1 = FGSM-style perturbations while training, more = PGD
-    nsl_multipliers: tuple[float, ...]  # extra multipliers of the trade-off sweep
-    nsl_sweep_train_size: int | None  # training images for each sweep model
+    nsl_epsilon: float  # L-inf radius of NSL's training neighbours (pixels in [0, 1])
+    nsl_pgd_iterations: int  # PGD steps per training neighbour (1 would be NSL's one-step, FGSM-like neighbour)
+    nsl_pgd_step: float  # size of each PGD step; nsl_pgd_iterations * nsl_pgd_step must reach nsl_epsilon
+    nsl_start_from_base: bool  # True: the regularized model starts from notebook 01's trained CNN (adversarial fine-tuning)
+    nsl_multipliers: tuple[float, ...]  # extra multipliers of the trade-off sweep (PGD neighbours)
+    nsl_sweep_train_size: int | None  # training images for each sweep model (and the one-step model)
 
     def summary(self) -> str:
         """A one-line description for a notebook's setup cell."""
@@ -92,8 +94,10 @@ PROFILES: dict[str, Profile] = {
         nsl_epochs=1,
         nsl_train_size=None,
         nsl_multiplier=1.0,
-        nsl_step_size=0.1,
-        nsl_pgd_iterations=1,
+        nsl_epsilon=0.1,
+        nsl_pgd_iterations=2,
+        nsl_pgd_step=0.06,
+        nsl_start_from_base=True,
         nsl_multipliers=(0.2,),
         nsl_sweep_train_size=None,
     ),
@@ -120,9 +124,11 @@ PROFILES: dict[str, Profile] = {
         nsl_epochs=3,
         nsl_train_size=20000,
         nsl_multiplier=1.0,
-        nsl_step_size=0.1,
-        nsl_pgd_iterations=1,
-        nsl_multipliers=(0.2,),
+        nsl_epsilon=0.1,
+        nsl_pgd_iterations=3,
+        nsl_pgd_step=0.04,
+        nsl_start_from_base=True,
+        nsl_multipliers=(),
         nsl_sweep_train_size=20000,
     ),
     "full": Profile(
@@ -148,9 +154,11 @@ PROFILES: dict[str, Profile] = {
         nsl_epochs=12,
         nsl_train_size=None,
         nsl_multiplier=1.0,
-        nsl_step_size=0.1,
-        nsl_pgd_iterations=3,
-        nsl_multipliers=(0.05, 0.2, 0.45, 2.0),
+        nsl_epsilon=0.1,
+        nsl_pgd_iterations=5,
+        nsl_pgd_step=0.025,
+        nsl_start_from_base=False,
+        nsl_multipliers=(0.3, 3.0),
         nsl_sweep_train_size=None,
     ),
 }

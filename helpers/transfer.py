@@ -175,13 +175,14 @@ def train_target(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray, 
 def label_budget_experiment(
     pretrained: tf.keras.Model, target_train: Task, target_test: Task, budgets: Sequence[int],
     seeds: Sequence[int], steps: int, finetune_steps: int, learning_rate: float = 1e-3,
-    finetune_learning_rate: float = 1e-4, batch_size: int = 32, base_layers: Sequence[str] = BASE_LAYERS,
-    progress: bool = True,
+    head_learning_rate: float = 1e-2, finetune_learning_rate: float = 1e-4, batch_size: int = 32,
+    base_layers: Sequence[str] = BASE_LAYERS, progress: bool = True,
 ) -> list[dict]:
     """Every approach at every label budget (images per class) and seed, scored on ``target_test``.
 
-    "from scratch" and "frozen base" train ``steps`` updates at ``learning_rate``;
-    "fine-tuned" continues from the trained frozen-base model with everything
+    "from scratch" trains ``steps`` updates at ``learning_rate``; "frozen base"
+    trains its new output layer ``steps`` updates at ``head_learning_rate`` (a
+    single layer on fixed features takes a larger rate); "fine-tuned" continues from the trained frozen-base model with everything
     unfrozen, for ``finetune_steps`` more at ``finetune_learning_rate``. The three
     approaches of one budget and seed see the same labelled images. Returns tidy
     rows ``{approach, per_class, labelled, seed, accuracy, n, seconds}``
@@ -205,7 +206,8 @@ def label_budget_experiment(
         for approach in APPROACHES[:2]:
             tf.keras.utils.set_random_seed(seed)  # the same head initialisation and batches for both
             started = time.perf_counter()
-            model = transfer_model(approach, classes, pretrained, learning_rate, base_layers=base_layers)
+            rate = learning_rate if approach == "from scratch" else head_learning_rate
+            model = transfer_model(approach, classes, pretrained, rate, base_layers=base_layers)
             train_target(model, images, labels, steps, batch_size, seed)
             seconds = time.perf_counter() - started
             score(approach, model, budget, seed, labels, seconds)
