@@ -23,6 +23,7 @@ __all__ = [
     "plot_history",
     "plot_confusion_matrix",
     "plot_robustness_curve",
+    "plot_label_budget",
 ]
 
 # The models of the series, in the order they appear. Names not listed here get a
@@ -32,6 +33,9 @@ MODEL_COLORS: dict[str, str] = {
     "vgg19": "#9467bd",  # purple: notebook 02's VGG-19
     "base": "#d62728",  # red: notebook 04's undefended model
     "adv-regularized": "#2ca02c",  # green: notebook 04's NSL model
+    "from scratch": "#7f7f7f",  # grey: notebook 02's transfer baseline
+    "frozen base": "#17becf",  # cyan: notebook 02's pretrained, frozen base
+    "fine-tuned": "#ff7f0e",  # orange: notebook 02's fine-tuned base
 }
 _FALLBACK = ["#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
@@ -221,3 +225,33 @@ def show_feature_maps(maps: np.ndarray, title: str = "Feature maps", columns: in
     fig.tight_layout()
     return fig
 
+
+
+def plot_label_budget(summary: Iterable[Mapping], title: str = "Target accuracy against the label budget"):
+    """Mean accuracy (with the standard deviation over seeds as error bars) against labelled images per class.
+
+    ``summary`` holds rows ``{approach, per_class, mean, std, seeds}`` as
+    :func:`helpers.transfer.summarize` returns them; one line per approach, a
+    log-scaled x axis.
+    """
+    summary = list(summary)
+    if not summary:
+        raise ValueError("summary is empty: nothing to plot.")
+    fig, axis = plt.subplots(figsize=(7, 4.5))
+    for approach in dict.fromkeys(row["approach"] for row in summary):
+        rows = sorted((row for row in summary if row["approach"] == approach), key=lambda row: row["per_class"])
+        axis.errorbar(
+            [row["per_class"] for row in rows], [row["mean"] for row in rows], yerr=[row["std"] for row in rows],
+            marker="o", capsize=4, color=color_for(approach), label=approach,
+        )
+    budgets = sorted({row["per_class"] for row in summary})
+    axis.set_xscale("log")
+    axis.set_xticks(budgets)
+    axis.set_xticklabels([str(b) for b in budgets])
+    axis.set_xlabel("labelled target images per class (log scale)")
+    axis.set_ylabel("target test accuracy (mean over seeds, bars: std)")
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    fig.tight_layout()
+    return fig

@@ -41,6 +41,13 @@ class Profile:
     test_size: int | None  # images for clean test accuracy
     cnn_epochs: int
     batch_size: int
+    transfer_source_classes: tuple[int, ...]  # notebook 02: Fashion-MNIST classes of the source task
+    transfer_target_classes: tuple[int, ...]  # ... and of the target task
+    transfer_source_epochs: int  # pretraining epochs on every source training image
+    transfer_budgets: tuple[int, ...]  # labelled target images per class
+    transfer_seeds: tuple[int, ...]  # one run per seed at each budget: mean and spread
+    transfer_steps: int  # updates for "from scratch" and the frozen base's head, at every budget
+    transfer_finetune_steps: int  # further updates for fine-tuning, everything unfrozen
     vgg_image_size: int  # VGG-19 input side in pixels (>= 32)
     vgg_weights: str | None  # "imagenet" (download or Keras cache) or None: random init, no download
     vgg_train_size: int | None
@@ -69,6 +76,9 @@ class Profile:
 
 
 _CURVE = (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
+# Notebook 02's Fashion-MNIST transfer split, chosen on validation images of the training split (see the notebook).
+SOURCE_CLASSES = (0, 1, 2, 3, 4)
+TARGET_CLASSES = (5, 6, 7, 8, 9)
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
@@ -79,6 +89,13 @@ PROFILES: dict[str, Profile] = {
         test_size=None,
         cnn_epochs=1,
         batch_size=64,
+        transfer_source_classes=SOURCE_CLASSES,
+        transfer_target_classes=TARGET_CLASSES,
+        transfer_source_epochs=1,
+        transfer_budgets=(5, 20),
+        transfer_seeds=(0, 1),
+        transfer_steps=20,
+        transfer_finetune_steps=10,
         vgg_image_size=32,
         vgg_weights=None,
         vgg_train_size=256,
@@ -109,6 +126,13 @@ PROFILES: dict[str, Profile] = {
         test_size=None,
         cnn_epochs=4,
         batch_size=128,
+        transfer_source_classes=SOURCE_CLASSES,
+        transfer_target_classes=TARGET_CLASSES,
+        transfer_source_epochs=3,
+        transfer_budgets=(10, 30, 100, 300),
+        transfer_seeds=(0, 1, 2),
+        transfer_steps=200,
+        transfer_finetune_steps=100,
         vgg_image_size=32,
         vgg_weights="imagenet",
         vgg_train_size=4000,
@@ -139,6 +163,13 @@ PROFILES: dict[str, Profile] = {
         test_size=None,
         cnn_epochs=15,
         batch_size=128,
+        transfer_source_classes=SOURCE_CLASSES,
+        transfer_target_classes=TARGET_CLASSES,
+        transfer_source_epochs=5,
+        transfer_budgets=(10, 30, 100, 300, 1000),
+        transfer_seeds=(0, 1, 2, 3, 4),
+        transfer_steps=200,
+        transfer_finetune_steps=100,
         vgg_image_size=32,
         vgg_weights="imagenet",
         vgg_train_size=None,

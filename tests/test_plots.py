@@ -73,3 +73,18 @@ def test_filters_and_feature_maps_one_panel_each():
     assert len(_visible_axes(plots.show_filters(kernels, columns=4))) == 10
     maps = np.random.default_rng(2).random((5, 5, 6))
     assert len(_visible_axes(plots.show_feature_maps(maps, columns=4))) == 6
+
+
+def test_label_budget_plot_draws_one_line_per_approach_with_error_bars():
+    summary = [
+        {"approach": approach, "per_class": budget, "mean": 0.5 + 0.1 * i + budget / 1000, "std": 0.01, "seeds": 3}
+        for i, approach in enumerate(("from scratch", "frozen base", "fine-tuned")) for budget in (10, 30, 100)
+    ]
+    fig = plots.plot_label_budget(summary)
+    axis = fig.axes[0]
+    labels = [text.get_text() for text in axis.get_legend().get_texts()]
+    assert labels == ["from scratch", "frozen base", "fine-tuned"]
+    assert axis.get_xscale() == "log" and [t.get_text() for t in axis.get_xticklabels()] == ["10", "30", "100"]
+    assert len(axis.containers) == 3  # one errorbar container per approach
+    with pytest.raises(ValueError, match="empty"):
+        plots.plot_label_budget([])
