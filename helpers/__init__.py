@@ -33,8 +33,10 @@ def setup(seed: int = 42):
     """
     import tensorflow as tf
 
+    from helpers.checks import check_seed
     from helpers.environment import device_description, versions
 
+    seed = check_seed(seed, allow_none=False)
     profile = get_profile()
     tf.keras.utils.set_random_seed(seed)
     print("Versions: " + ", ".join(f"{name} {version}" for name, version in versions().items()))
