@@ -336,10 +336,11 @@ def subset(images: np.ndarray, labels: np.ndarray, size: int | None, seed: int =
     """
     size = checks.check_whole_number(size, "size", minimum=1, allow_none=True)
     seed = checks.check_seed(seed, allow_none=False)
-    images, labels = np.asarray(images), np.asarray(labels)
+    images = np.asarray(images)
     if images.ndim < 2:
         raise ValueError(f"images must be an array of images, shape (N, height, width), got shape {images.shape}.")
     classes = checks.check_labels(labels, len(images), len(CLASS_NAMES))
+    labels = np.asarray(labels)
     if size is None or size >= len(images):
         return images, labels
     rng = np.random.default_rng(seed)
