@@ -508,7 +508,7 @@ def sanity_checks(
     if large_epsilon is not None and not isinstance(large_epsilon, Mapping):
         raise TypeError("large_epsilon must be a dict {norm: epsilon}, e.g. {'linf': 0.3}.")
     kinds = {**own_kinds, **(attack_kinds or {})}
-    kinds = {attack: kinds.get(attack, attack.strip().lower()) for (_, attack, _, _) in groups}
+    kinds = {attack: kinds.get(attack, str(attack).strip().lower()) for (_, attack, _, _) in groups}
     found: list[CheckResult] = []
     for key, series in groups.items():
         found += _check_eps_zero(key, series, clean_accuracy)
