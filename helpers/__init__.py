@@ -6,8 +6,10 @@ and makes Neural Structured Learning importable on current TensorFlow (see
 
 * :mod:`helpers.environment` - Keras 2 / NSL set-up, versions, device
 * :mod:`helpers.profiles` - run profiles (``ADVLEARN_PROFILE``)
+* :mod:`helpers.checks` - argument checks, called once by every public function
 * :mod:`helpers.data` - Fashion-MNIST loading and checking
-* :mod:`helpers.models` - the models of the series, saved and reloaded
+* :mod:`helpers.models` - the models of the series, built and trained
+* :mod:`helpers.artifacts` - trained models saved atomically and reloaded, checked
 * :mod:`helpers.attacks` - batched FGSM, BIM and PGD
 * :mod:`helpers.evaluation` - accuracy under attack, robustness curves, sanity checks
 * :mod:`helpers.defenses` - adversarial regularization with NSL (notebook 04)
@@ -33,8 +35,10 @@ def setup(seed: int = 42):
     """
     import tensorflow as tf
 
+    from helpers.checks import check_seed
     from helpers.environment import device_description, versions
 
+    seed = check_seed(seed, allow_none=False)
     profile = get_profile()
     tf.keras.utils.set_random_seed(seed)
     print("Versions: " + ", ".join(f"{name} {version}" for name, version in versions().items()))

@@ -21,11 +21,14 @@ sweeping epsilon never retraces.
 the model's output, so it must know what the output is (:func:`output_kind`):
 
 1. ``from_logits=True`` or ``False``, when given, decides.
-2. Otherwise the model's output layer decides: a softmax activation (``Dense(...,
-   activation="softmax")``, ``Activation("softmax")``, ``Softmax()``, also inside
-   a nested model) means probabilities; a linear one means logits.
-3. Otherwise (any other last layer, or a subclassed model) the outputs on the
-   images decide: rows that are non-negative and sum to 1 are probabilities.
+2. Otherwise, for a functional or ``Sequential`` model, the layer that produces
+   its output decides: a softmax activation (``Dense(..., activation="softmax")``,
+   ``Activation("softmax")``, ``Softmax()``, also inside a nested model) means
+   probabilities; a linear one means logits.
+3. Otherwise (any other output layer, or a subclassed model, whose ``layers``
+   are listed in the order they were created and say nothing about what ``call``
+   returns) the outputs on the images decide: rows that are non-negative and sum
+   to 1 are probabilities.
 
 The answer is worked out on a model's first attack and cached with its compiled
 functions.
@@ -41,19 +44,23 @@ fall back to ``-log(max(p, 1e-30))``.
 
 Iterative attacks default to ``step_size = 2.5 * epsilon / steps`` (Madry et al.).
 To attack an NSL ``AdversarialRegularization`` model, attack its ``base_model``.
+
+Every public function checks its arguments once, on entry, with
+:mod:`helpers.checks`; the functions below them take checked values.
 """
 
 from __future__ import annotations
 
 import inspect
-import math
-import numbers
 import weakref
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
+
+from helpers import checks
 
 __all__ = [
     "NORMS",
@@ -67,10 +74,10 @@ __all__ = [
     "input_gradient",
     "output_kind",
     "default_step_size",
+    "accepts",
 ]
 
-NORMS = ("linf", "l2")
-_NORM_ALIASES = {"linf": "linf", "l-inf": "linf", "inf": "linf", "l_inf": "linf", "l2": "l2", "l-2": "l2"}
+NORMS = checks.NORMS
 _SMALLEST_PROBABILITY = 1e-30
 # How far from 1 a row of probabilities may sum (float32 rounding over many classes).
 _SUM_TOLERANCE = 1e-3
@@ -81,146 +88,23 @@ _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 # ----------------------------------------------------------------------------
-# Argument checks: each raises an error that names the argument and the fix.
-# ----------------------------------------------------------------------------
-
-
-def _check_model(model) -> None:
-    """Attacks need a tf.keras model (a Keras 3 model cannot be differentiated here)."""
-    if not isinstance(model, tf.keras.Model):
-        raise TypeError(
-            f"model must be a tf.keras model (Keras 2, `import helpers` first), got {type(model).__name__}."
-        )
-
-
-def _check_number(value, name: str, *, allow_none: bool = False) -> float | None:
-    """A finite, non-negative Python float from ``value`` (epsilon, step_size)."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.ndarray, tf.Tensor)):
-        raise TypeError(f"{name} must be a number, got {value!r}.")
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{name} must be a single number, got {value!r}.") from error
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be finite, got {number}.")
-    if number < 0:
-        raise ValueError(f"{name} must be >= 0, got {number}: it is the size of a perturbation, not a direction.")
-    return number
-
-
-def _check_steps(steps) -> int:
-    """A whole number of steps, at least 1."""
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
-        raise TypeError(f"steps must be a whole number >= 1, got {steps!r}.")
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}.")
-    return int(steps)
-
-
-def _check_norm(norm) -> str:
-    """'linf' or 'l2' (also accepts np.inf, 2, 'inf', 'L2', 'L-inf')."""
-    if norm is np.inf or norm == float("inf"):
-        return "linf"
-    if norm == 2 and not isinstance(norm, bool):
-        return "l2"
-    key = str(norm).strip().lower() if isinstance(norm, str) else None
-    if key not in _NORM_ALIASES:
-        raise ValueError(f"Unknown norm {norm!r}: norm must be one of {', '.join(map(repr, NORMS))}.")
-    return _NORM_ALIASES[key]
-
-
-def _check_flag(value, name: str, *, allow_none: bool = False):
-    """A bool (or None where allowed): catches e.g. targeted='yes' or from_logits=1."""
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, (bool, np.bool_)):
-        allowed = "True, False or None" if allow_none else "True or False"
-        raise TypeError(f"{name} must be {allowed}, got {value!r}.")
-    return bool(value)
-
-
-def _check_seed(seed) -> int | None:
-    """None (draw one from NumPy's global generator) or a non-negative integer."""
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}.")
-    return int(seed)
-
-
-def _check_images(images) -> np.ndarray:
-    """float32 images of shape (N, ...) with every value in [0, 1]."""
-    array = images.numpy() if isinstance(images, tf.Tensor) else np.asarray(images)
-    if array.dtype == np.uint8:
-        raise ValueError(
-            "images are uint8 pixels (0-255); models and attacks here take floats in [0, 1]. Divide by 255 "
-            "(helpers.data.to_model_input does it)."
-        )
-    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise TypeError(f"images must be a numeric array, got dtype {array.dtype}.")
-    if array.ndim < 2:
-        raise ValueError(f"images must be a batch of shape (N, height, width[, channels]), got shape {array.shape}.")
-    if array.shape[0] == 0:
-        raise ValueError("images is empty: there is nothing to attack.")
-    array = array.astype(np.float32, copy=False)
-    if not np.isfinite(array).all():
-        raise ValueError("images contain NaN or infinite values.")
-    _check_pixel_range(float(array.min()), float(array.max()))
-    return array
-
-
-def _check_pixel_range(lowest: float, highest: float) -> None:
-    """Explain the likely cause when pixels are outside [0, 1]."""
-    if lowest >= 0.0 and highest <= 1.0:
-        return
-    if lowest >= 0.0 and highest <= 255.0:
-        hint = "They look like 0-255 pixels: divide by 255."
-    else:
-        hint = (
-            "They look preprocessed (e.g. centred or scaled to [-1, 1]): attack pixels in [0, 1] "
-            "and put the preprocessing inside the model."
-        )
-    raise ValueError(f"images must be in [0, 1], found values from {lowest:g} to {highest:g}. {hint}")
-
-
-def _check_labels(labels, batch_size: int, num_classes: int, name: str = "labels") -> np.ndarray:
-    """int32 class indices of shape (N,), from indices or one-hot rows."""
-    array = labels.numpy() if isinstance(labels, tf.Tensor) else np.asarray(labels)
-    if array.ndim == 2:
-        if array.shape[1] != num_classes:
-            raise ValueError(
-                f"{name} are one-hot rows of width {array.shape[1]}, but the model has {num_classes} classes."
-            )
-        array = array.argmax(axis=1)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be class indices of shape (N,) or one-hot (N, classes), got shape {array.shape}.")
-    if len(array) != batch_size:
-        raise ValueError(f"{name} has {len(array)} entries but images has {batch_size}: they must match one to one.")
-    if not np.issubdtype(array.dtype, np.integer):
-        if not (np.issubdtype(array.dtype, np.floating) and np.all(np.mod(array, 1) == 0)):
-            raise TypeError(f"{name} must be whole class indices, got dtype {array.dtype}.")
-    if array.min() < 0 or array.max() >= num_classes:
-        raise ValueError(
-            f"{name} must be class indices in 0..{num_classes - 1} (the model has {num_classes} classes), "
-            f"found values from {array.min():g} to {array.max():g}."
-        )
-    return array.astype(np.int32)
-
-
-# ----------------------------------------------------------------------------
 # What the model outputs.
 # ----------------------------------------------------------------------------
 
 
 def _output_layer(model):
-    """The layer whose output is the model's output (recursing into nested models)."""
+    """The layer that produces the model's output, or None when the model does not say.
+
+    A functional model knows it (its output tensor's history); a ``Sequential``
+    model's output comes from its last layer. A subclassed model's ``layers``
+    are in the order they were created, which says nothing about what ``call``
+    returns, so it gives None. Nested models are followed inside.
+    """
     layer = None
     outputs = getattr(model, "outputs", None) if getattr(model, "_is_graph_network", False) else None
     if outputs and len(outputs) == 1 and hasattr(outputs[0], "_keras_history"):
         layer = outputs[0]._keras_history.layer
-    elif getattr(model, "layers", None):
+    elif isinstance(model, tf.keras.Sequential) and model.layers:
         layer = model.layers[-1]
     if isinstance(layer, tf.keras.Model):
         return _output_layer(layer)
@@ -245,29 +129,8 @@ def _looks_like_probabilities(outputs: np.ndarray) -> bool:
     return bool(np.all(outputs >= 0) and np.allclose(outputs.sum(axis=1), 1.0, atol=_SUM_TOLERANCE))
 
 
-def _forward(model, images: np.ndarray) -> np.ndarray:
-    """The model's outputs on a few images, checked to be one row of scores per image."""
-    outputs = model(images, training=False)
-    if isinstance(outputs, (list, tuple, dict)):
-        raise ValueError("model must have a single output (one score per class); it returns several.")
-    outputs = np.asarray(outputs, dtype=np.float32)
-    if outputs.ndim != 2 or outputs.shape[1] < 2:
-        raise ValueError(
-            f"model must output one score per class, shape (N, classes) with classes >= 2; got shape {outputs.shape}."
-        )
-    return outputs
-
-
-def output_kind(model, images=None, *, from_logits: bool | None = None) -> tuple[str, str]:
-    """Whether ``model`` outputs ``"probabilities"`` or ``"logits"``, and how that is known.
-
-    Returns ``(kind, reason)``. ``from_logits`` overrides; otherwise the output
-    layer's activation decides (softmax: probabilities, linear: logits); otherwise
-    the outputs on ``images`` (needed then) decide: rows that are non-negative
-    and sum to 1 are probabilities. See the module docstring.
-    """
-    _check_model(model)
-    from_logits = _check_flag(from_logits, "from_logits", allow_none=True)
+def _output_kind(model, images: np.ndarray | None, from_logits: bool | None) -> tuple[str, str]:
+    """(kind, reason) for checked arguments; see :func:`output_kind`."""
     if from_logits is not None:
         return ("logits" if from_logits else "probabilities"), "from_logits argument"
     layer = _output_layer(model)
@@ -278,25 +141,40 @@ def output_kind(model, images=None, *, from_logits: bool | None = None) -> tuple
         return "logits", f"output layer {layer.name!r} has a linear activation"
     if images is None:
         raise ValueError(
-            "The model's output layer does not say whether it gives probabilities or logits; pass images "
-            "to check its outputs, or say it with from_logits=True/False."
+            "The model does not say whether it gives probabilities or logits (its output layer has no softmax or "
+            "linear activation, or it is a subclassed model); pass images to check its outputs, or say it with "
+            "from_logits=True/False."
         )
-    outputs = _forward(model, _check_images(images)[:64])
+    outputs = np.asarray(model(images[:64], training=False), dtype=np.float32)
     if _looks_like_probabilities(outputs):
         return "probabilities", "outputs are non-negative and each row sums to 1"
     return "logits", "outputs are not rows of probabilities (negative or not summing to 1)"
 
 
-def _model_facts(model, images: np.ndarray, from_logits: bool | None) -> tuple[int, bool]:
-    """(number of classes, outputs are probabilities), cached per model."""
-    facts = _CACHE.setdefault(model, {})
-    if "classes" not in facts:
-        facts["classes"] = _forward(model, images[:1]).shape[1]
+def output_kind(model, images=None, *, from_logits: bool | None = None) -> tuple[str, str]:
+    """Whether ``model`` outputs ``"probabilities"`` or ``"logits"``, and how that is known.
+
+    Returns ``(kind, reason)``. ``from_logits`` overrides; otherwise the layer
+    producing the output of a functional or Sequential model decides (softmax:
+    probabilities, linear: logits); otherwise the outputs on ``images`` (needed
+    then) decide: rows that are non-negative and sum to 1 are probabilities. See
+    the module docstring.
+    """
+    checks.check_model(model)
+    from_logits = checks.check_flag(from_logits, "from_logits", allow_none=True)
+    if images is not None:
+        images, _ = checks.check_model_inputs(model, images)
+    return _output_kind(model, images, from_logits)
+
+
+def _probabilities(model, images: np.ndarray, from_logits: bool | None) -> bool:
+    """Whether the model outputs probabilities (``from_logits`` wins), cached per model."""
     if from_logits is not None:
-        return facts["classes"], not from_logits
+        return not from_logits
+    facts = _CACHE.setdefault(model, {})
     if "probabilities" not in facts:
-        facts["probabilities"] = output_kind(model, images)[0] == "probabilities"
-    return facts["classes"], facts["probabilities"]
+        facts["probabilities"] = _output_kind(model, images, None)[0] == "probabilities"
+    return facts["probabilities"]
 
 
 # ----------------------------------------------------------------------------
@@ -422,29 +300,78 @@ def _compiled_attack(model, norm: str, probabilities: bool, image_shape: tuple, 
     return functions[key]
 
 
-def _run(model, images, labels, epsilon, step_size, steps, *, norm, targeted, from_logits, random_start, seed):
-    """Check every argument, then run the compiled attack on one batch."""
-    _check_model(model)
-    epsilon = _check_number(epsilon, "epsilon")
-    step_size = _check_number(step_size, "step_size")
-    steps = _check_steps(steps)
-    norm = _check_norm(norm)
-    targeted = _check_flag(targeted, "targeted")
-    from_logits = _check_flag(from_logits, "from_logits", allow_none=True)
-    images = _check_images(images)
-    classes, probabilities = _model_facts(model, images, from_logits)
-    labels = _check_labels(labels, len(images), classes)
-    iterative = steps > 1 or random_start
-    attack = _compiled_attack(model, norm, probabilities, images.shape[1:], iterative)
+@dataclass(frozen=True)
+class _Settings:
+    """An attack's checked numbers and options (see :func:`_check_settings`)."""
+
+    epsilon: float
+    step_size: float
+    steps: int
+    norm: str
+    targeted: bool
+    from_logits: bool | None
+    random_start: bool
+    seed: int  # of the first batch; batch i of a dataset uses seed + i
+
+
+def _check_settings(
+    name: str, epsilon, step_size=None, steps=1, *,
+    norm="linf", targeted=False, from_logits=None, random_start=False, seed=None,
+) -> _Settings:
+    """Check an attack's options once; FGSM is one step of size epsilon, BIM and PGD default their step size."""
+    epsilon = checks.check_number(
+        epsilon, "epsilon", hint="It is the size of a perturbation, not a direction; an L-inf epsilon of 1 already "
+        "covers the whole pixel range [0, 1].",
+    )
+    if name == "fgsm":
+        step_size, steps = epsilon, 1
+    else:
+        steps = checks.check_steps(steps)
+        step_size = _default_step_size(epsilon, steps) if step_size is None else checks.check_number(
+            step_size, "step_size", hint="It is the size of a step, not a direction.",
+        )
+    random_start = checks.check_flag(random_start, "random_start")
+    seed = checks.check_seed(seed)
+    if seed is None:
+        seed = int(np.random.randint(0, 2**31 - 1)) if random_start else 0
+    return _Settings(
+        epsilon=epsilon, step_size=step_size, steps=steps, norm=checks.check_norm(norm),
+        targeted=checks.check_flag(targeted, "targeted"),
+        from_logits=checks.check_flag(from_logits, "from_logits", allow_none=True),
+        random_start=random_start, seed=seed,
+    )
+
+
+def _default_step_size(epsilon: float, steps: int) -> float:
+    step_size = 2.5 * epsilon / steps
+    if step_size > checks.FLOAT32_MAX:
+        raise ValueError(
+            f"epsilon = {epsilon:g} is too large: the default step_size, 2.5 * epsilon / steps, is beyond float32. "
+            "An L-inf epsilon of 1 already covers the whole pixel range [0, 1]."
+        )
+    return step_size
+
+
+def _check_data(model, images, labels) -> tuple[np.ndarray, np.ndarray]:
+    """Images the model can take and one class index per image."""
+    images, classes = checks.check_model_inputs(model, images)
+    return images, checks.check_labels(labels, len(images), classes)
+
+
+def _run(model, images: np.ndarray, labels: np.ndarray, settings: _Settings, batch_index: int = 0) -> np.ndarray:
+    """Run the compiled attack on one batch of checked images and labels."""
+    probabilities = _probabilities(model, images, settings.from_logits)
+    iterative = settings.steps > 1 or settings.random_start
+    attack = _compiled_attack(model, settings.norm, probabilities, images.shape[1:], iterative)
     adversarial = attack(
         tf.constant(images),
         tf.constant(labels),
-        tf.constant(epsilon, tf.float32),
-        tf.constant(step_size, tf.float32),
-        tf.constant(steps, tf.int32),
-        tf.constant(-1.0 if targeted else 1.0, tf.float32),
-        tf.constant(random_start),
-        tf.constant([seed, 0], tf.int64),
+        tf.constant(settings.epsilon, tf.float32),
+        tf.constant(settings.step_size, tf.float32),
+        tf.constant(settings.steps, tf.int32),
+        tf.constant(-1.0 if settings.targeted else 1.0, tf.float32),
+        tf.constant(settings.random_start),
+        tf.constant([settings.seed + batch_index, 0], tf.int64),
     )
     return adversarial.numpy()
 
@@ -456,7 +383,7 @@ def _run(model, images, labels, epsilon, step_size, steps, *, norm, targeted, fr
 
 def default_step_size(epsilon: float, steps: int) -> float:
     """``2.5 * epsilon / steps`` (Madry et al.): enough to cross the ball and still move within it."""
-    return 2.5 * _check_number(epsilon, "epsilon") / _check_steps(steps)
+    return _default_step_size(checks.check_number(epsilon, "epsilon"), checks.check_steps(steps))
 
 
 def fgsm(model, images, labels, epsilon, *, targeted=False, norm="linf", from_logits=None) -> np.ndarray:
@@ -467,10 +394,9 @@ def fgsm(model, images, labels, epsilon, *, targeted=False, norm="linf", from_lo
     Under ``norm="l2"`` the step is ``epsilon * grad / ||grad||_2`` per image.
     Returns float32 images in [0, 1], within ``epsilon`` of ``images``.
     """
-    return _run(
-        model, images, labels, epsilon, epsilon, 1,
-        norm=norm, targeted=targeted, from_logits=from_logits, random_start=False, seed=0,
-    )
+    settings = _check_settings("fgsm", epsilon, norm=norm, targeted=targeted, from_logits=from_logits)
+    images, labels = _check_data(model, images, labels)
+    return _run(model, images, labels, settings)
 
 
 def bim(model, images, labels, epsilon, step_size=None, steps=10, *, targeted=False, norm="linf", from_logits=None) -> np.ndarray:
@@ -478,12 +404,11 @@ def bim(model, images, labels, epsilon, step_size=None, steps=10, *, targeted=Fa
 
     ``step_size`` defaults to :func:`default_step_size` (``2.5 * epsilon / steps``).
     """
-    if step_size is None:
-        step_size = default_step_size(epsilon, steps)
-    return _run(
-        model, images, labels, epsilon, step_size, steps,
-        norm=norm, targeted=targeted, from_logits=from_logits, random_start=False, seed=0,
+    settings = _check_settings(
+        "bim", epsilon, step_size, steps, norm=norm, targeted=targeted, from_logits=from_logits,
     )
+    images, labels = _check_data(model, images, labels)
+    return _run(model, images, labels, settings)
 
 
 def pgd(
@@ -496,19 +421,16 @@ def pgd(
     global generator (which :func:`helpers.setup` seeds). ``step_size`` defaults
     to :func:`default_step_size`.
     """
-    if step_size is None:
-        step_size = default_step_size(epsilon, steps)
-    random_start = _check_flag(random_start, "random_start")
-    seed = _check_seed(seed)
-    if seed is None:
-        seed = int(np.random.randint(0, 2**31 - 1))
-    return _run(
-        model, images, labels, epsilon, step_size, steps,
-        norm=norm, targeted=targeted, from_logits=from_logits, random_start=random_start, seed=seed,
+    settings = _check_settings(
+        "pgd", epsilon, step_size, steps, norm=norm, targeted=targeted, from_logits=from_logits,
+        random_start=random_start, seed=seed,
     )
+    images, labels = _check_data(model, images, labels)
+    return _run(model, images, labels, settings)
 
 
 ATTACKS: dict[str, Callable] = {"fgsm": fgsm, "bim": bim, "pgd": pgd}
+_BUILT_IN = {function: name for name, function in ATTACKS.items()}
 
 
 def get_attack(attack) -> Callable:
@@ -520,70 +442,100 @@ def get_attack(attack) -> Callable:
     raise ValueError(f"Unknown attack {attack!r}: attack must be one of {', '.join(map(repr, ATTACKS))} or a function.")
 
 
-def _accepts(function: Callable, name: str) -> bool:
-    """Whether ``function`` takes a keyword argument ``name`` (or any keyword)."""
+def accepts(function: Callable, option: str) -> bool:
+    """Whether the attack ``function`` takes the keyword option ``option`` (or any keyword)."""
     try:
         parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):
         return True
-    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+    return any(p.name == option or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
-def _check_batch_size(batch_size) -> int:
-    """A whole number of images per batch, at least 1."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}.")
-    return int(batch_size)
+def _attack_name(function: Callable) -> str:
+    return _BUILT_IN.get(function) or getattr(function, "__name__", "attack")
+
+
+def _prepare(function: Callable, epsilon, options: dict) -> Callable:
+    """Check an attack's options once; return ``run(model, images, labels, batch_index)`` for checked batches.
+
+    A built-in attack's options are checked against its signature and run
+    without further checks. Any other function gets the options as given, with a
+    ``seed`` it takes raised by the batch index, and its output is checked.
+    """
+    name = _attack_name(function)
+    if function in _BUILT_IN:
+        try:
+            bound = inspect.signature(function).bind(None, None, None, epsilon, **options)
+        except TypeError as error:
+            raise TypeError(f"{name} does not take these options ({error}). Its signature: {inspect.signature(function)}") from error
+        bound.apply_defaults()
+        arguments = {key: value for key, value in bound.arguments.items() if key not in ("model", "images", "labels")}
+        settings = _check_settings(name, **arguments)
+        return lambda model, images, labels, index: _run(model, images, labels, settings, index)
+
+    epsilon = checks.check_number(epsilon, "epsilon")
+    options = dict(options)
+    seed = checks.check_seed(options.pop("seed", None)) if accepts(function, "seed") else None
+
+    def run(model, images, labels, index):
+        extra = {"seed": seed + index} if seed is not None else {}
+        return checks.check_attack_output(function(model, images, labels, epsilon, **options, **extra), images, name)
+
+    return run
+
+
+def _batches(run: Callable, model, images: np.ndarray, labels: np.ndarray, batch_size: int, progress: bool,
+             description: str) -> Iterator[tuple[int, int, np.ndarray]]:
+    with tqdm(total=len(images), unit="img", desc=description, disable=not progress, leave=False) as bar:
+        for index, start in enumerate(range(0, len(images), batch_size)):
+            stop = min(start + batch_size, len(images))
+            adversarial = run(model, images[start:stop], labels[start:stop], index)
+            bar.update(stop - start)
+            yield start, stop, adversarial
+
+
+def _checked_batches(attack, model, images, labels, epsilon, batch_size, progress, description, options):
+    """(checked images, generator of batches): every argument checked before the first batch."""
+    function = get_attack(attack)
+    run = _prepare(function, epsilon, options)
+    images, labels = _check_data(model, images, labels)
+    batch_size = checks.check_batch_size(batch_size)
+    progress = checks.check_flag(progress, "progress")
+    description = checks.check_text(description, "description", allow_none=True) or _attack_name(function)
+    return images, _batches(run, model, images, labels, batch_size, progress, description)
 
 
 def attack_batches(
-    attack, model, images, labels, epsilon, *, batch_size=500, progress=True, description=None, **kwargs
+    attack, model, images, labels, epsilon, *, batch_size=500, progress=True, description=None, **options
 ) -> Iterator[tuple[int, int, np.ndarray]]:
     """Attack ``images`` batch by batch, yielding ``(start, stop, adversarial_batch)``.
 
     ``attack`` is a name in :data:`ATTACKS` or a function ``attack(model, images,
-    labels, epsilon, **kwargs)``. A ``seed`` in ``kwargs`` becomes ``seed + batch
-    index``, so every batch gets its own random start and a rerun the same ones.
+    labels, epsilon, **options)``, which gets each batch's labels as class
+    indices. A ``seed`` in ``options`` becomes ``seed + batch index``, so every
+    batch gets its own random start and a rerun the same ones. Every argument is
+    checked when this is called, before the first batch.
     """
-    function = get_attack(attack)
-    batch_size = _check_batch_size(batch_size)
-    images = _check_images(images)
-    labels = labels.numpy() if isinstance(labels, tf.Tensor) else np.asarray(labels)
-    if len(labels) != len(images):
-        raise ValueError(f"labels has {len(labels)} entries but images has {len(images)}: they must match one to one.")
-    seed = kwargs.pop("seed", None) if _accepts(function, "seed") else None
-    name = description or getattr(function, "__name__", "attack")
-    with tqdm(total=len(images), unit="img", desc=name, disable=not progress, leave=False) as bar:
-        for index, start in enumerate(range(0, len(images), batch_size)):
-            stop = min(start + batch_size, len(images))
-            extra = {"seed": seed + index} if seed is not None else {}
-            adversarial = function(model, images[start:stop], labels[start:stop], epsilon, **kwargs, **extra)
-            bar.update(stop - start)
-            yield start, stop, np.asarray(adversarial, dtype=np.float32)
+    return _checked_batches(attack, model, images, labels, epsilon, batch_size, progress, description, options)[1]
 
 
-def attack_dataset(attack, model, images, labels, epsilon, *, batch_size=500, progress=True, **kwargs) -> np.ndarray:
+def attack_dataset(attack, model, images, labels, epsilon, *, batch_size=500, progress=True, **options) -> np.ndarray:
     """Adversarial versions of all ``images`` (float32 NumPy), crafted in batches with a progress bar.
 
     Example: ``attack_dataset("pgd", model, x_test, y_test, 0.1, steps=20, seed=0)``.
     """
-    output = None
-    for start, stop, adversarial in attack_batches(
-        attack, model, images, labels, epsilon, batch_size=batch_size, progress=progress, **kwargs
-    ):
-        if output is None:
-            output = np.empty((len(images), *adversarial.shape[1:]), dtype=np.float32)
+    images, batches = _checked_batches(attack, model, images, labels, epsilon, batch_size, progress, None, options)
+    output = np.empty(images.shape, dtype=np.float32)
+    for start, stop, adversarial in batches:
         output[start:stop] = adversarial
     return output
 
 
 def input_gradient(model, images, labels, *, from_logits=None) -> np.ndarray:
     """Gradient of the summed cross-entropy with respect to the images (what FGSM follows)."""
-    _check_model(model)
-    from_logits = _check_flag(from_logits, "from_logits", allow_none=True)
-    images = _check_images(images)
-    classes, probabilities = _model_facts(model, images, from_logits)
-    labels = _check_labels(labels, len(images), classes)
+    from_logits = checks.check_flag(from_logits, "from_logits", allow_none=True)
+    images, labels = _check_data(model, images, labels)
+    probabilities = _probabilities(model, images, from_logits)
     functions = _CACHE.setdefault(model, {})
     key = ("gradient", probabilities, images.shape[1:])
     if key not in functions:

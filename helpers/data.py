@@ -3,7 +3,9 @@
 Two datasets are available:
 
 * the **full** dataset (60,000 train / 10,000 test), searched for in this order:
-  1. the directory named by ``ADVLEARN_DATA_DIR``;
+  1. the directory named by ``ADVLEARN_DATA_DIR``: when it is set, that folder
+     is used and nothing else; one that is missing, or lacks one of the four
+     files, raises :class:`DataError` naming it and what is missing;
   2. Debian's ``dataset-fashion-mnist`` package (``/usr/share/datasets/fashion-mnist``);
   3. Keras's own cache (``~/.keras/datasets/fashion-mnist``), downloading into it
      when the files are not there yet and a network is available;
@@ -25,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from helpers import checks
 
 __all__ = [
     "CLASS_NAMES",
@@ -176,8 +180,38 @@ def keras_cache_dir() -> Path:
     return Path(home) / "datasets" / "fashion-mnist"
 
 
+def _check_named_folder(folder: Path) -> None:
+    """The folder ``ADVLEARN_DATA_DIR`` names must hold the four files: the user means that folder."""
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise DataError(
+            f"{DATA_DIR_ENV} names {folder}, which {problem}. Put the four Fashion-MNIST files there "
+            f"({', '.join(FILES)}), or unset {DATA_DIR_ENV} to use the other locations."
+        )
+    problems = []
+    for name in FILES:
+        path = folder / name
+        if path.is_dir():
+            problems.append(f"{name} is a folder, not a file")
+        elif not path.is_file():
+            problems.append(f"{name} is missing")
+    if problems:
+        raise DataError(
+            f"{DATA_DIR_ENV} names {folder}, but there " + "; ".join(problems) + ". Copy the four Fashion-MNIST "
+            f"files into it, or unset {DATA_DIR_ENV} to use the other locations.\n" + _HOW_TO_GET
+        )
+
+
 def find_full_dataset() -> tuple[str, Path] | None:
-    """The first location holding all four files, or None. Files are not checked here."""
+    """The first location holding all four files, or None. Files are not checked here.
+
+    When ``ADVLEARN_DATA_DIR`` is set, its folder is the answer, or a
+    :class:`DataError` says what it lacks: the others are not searched.
+    """
+    if os.environ.get(DATA_DIR_ENV):
+        label, folder = _candidate_dirs()[0]
+        _check_named_folder(folder)
+        return label, folder
     for label, folder in _candidate_dirs():
         if all((folder / name).is_file() for name in FILES):
             return label, folder
@@ -295,14 +329,25 @@ def load_dataset(profile) -> Dataset:
 
 
 def subset(images: np.ndarray, labels: np.ndarray, size: int | None, seed: int = 0):
-    """A class-stratified random subset of ``size`` examples (all of them when None)."""
+    """A class-stratified random subset of ``size`` examples (all of them when None).
+
+    ``labels`` are class indices (0-9) or one-hot rows; they come back as given.
+    ``size`` is a whole number >= 1 (a larger one than there are images gives them all).
+    """
+    size = checks.check_whole_number(size, "size", minimum=1, allow_none=True)
+    seed = checks.check_seed(seed, allow_none=False)
+    images = np.asarray(images)
+    if images.ndim < 2:
+        raise ValueError(f"images must be an array of images, shape (N, height, width), got shape {images.shape}.")
+    classes = checks.check_labels(labels, len(images), len(CLASS_NAMES))
+    labels = np.asarray(labels)
     if size is None or size >= len(images):
         return images, labels
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(images))
     # Taking the first k of each class in a shuffled order keeps classes balanced.
     per_class = size // len(CLASS_NAMES)
-    chosen = np.concatenate([order[labels[order] == c][:per_class] for c in range(len(CLASS_NAMES))])
+    chosen = np.concatenate([order[classes[order] == c][:per_class] for c in range(len(CLASS_NAMES))])
     if len(chosen) < size:
         rest = np.setdiff1d(order, chosen, assume_unique=True)
         chosen = np.concatenate([chosen, rest[: size - len(chosen)]])

@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from helpers import checks
 from helpers.models import INPUT_NAME, compile_classifier
 
 __all__ = ["LABEL_KEY", "nsl_inputs", "adv_reg_config", "wrap", "train_adv_regularized"]
@@ -37,10 +38,16 @@ def _nsl():
 
 
 def nsl_inputs(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray) -> dict:
-    """The ``{input name: images, 'label': labels}`` dict NSL trains and evaluates on."""
-    if len(images) != len(labels):
-        raise ValueError(f"images ({len(images)}) and labels ({len(labels)}) differ in length.")
-    return {model.input_names[0]: images, LABEL_KEY: np.asarray(labels)}
+    """The ``{input name: images, 'label': labels}`` dict NSL trains and evaluates on.
+
+    ``model`` is the base model (not the NSL wrapper); ``images`` are floats in
+    [0, 1] it can take, as the attacks want them (NSL clips its perturbations to
+    [0, 1]); ``labels`` are class indices or one-hot rows, given to NSL as int32
+    class indices.
+    """
+    images, classes = checks.check_model_inputs(model, images)
+    labels = checks.check_labels(labels, len(images), classes)
+    return {model.input_names[0]: images, LABEL_KEY: labels}
 
 
 def adv_reg_config(
@@ -61,10 +68,14 @@ def adv_reg_config(
     ``fit`` on TensorFlow 2.21 ("Cannot convert a partially known TensorShape"),
     so iterations start from the clean image.
     """
-    if multiplier < 0 or epsilon < 0:
-        raise ValueError(f"multiplier ({multiplier}) and epsilon ({epsilon}) must be >= 0.")
-    if pgd_iterations < 1:
-        raise ValueError(f"pgd_iterations must be >= 1, got {pgd_iterations}.")
+    multiplier = checks.check_number(multiplier, "multiplier", hint="It weighs the adversarial loss.")
+    epsilon = checks.check_number(
+        epsilon, "epsilon", maximum=1.0, hint="It is an L-inf size in pixels in [0, 1]; 1 already covers them all.",
+    )
+    pgd_iterations = checks.check_steps(pgd_iterations, "pgd_iterations")
+    feature_key = checks.check_text(feature_key, "feature_key")
+    if pgd_step is not None:
+        pgd_step = checks.check_number(pgd_step, "pgd_step", maximum=1.0, hint="It is the L-inf size of each PGD step.")
     iterative = pgd_iterations > 1
     if iterative:
         if pgd_step is None or pgd_step <= 0:

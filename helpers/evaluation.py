@@ -17,6 +17,11 @@
   FGSM; a large epsilon drives an undefended model near 0. A failed check means
   the *evaluation* is wrong (a broken attack, a mislabelled model, gradient
   masking), so it is printed loudly and issued as a :class:`SanityCheckWarning` warning.
+  A check that cannot run (an undefended model without a large epsilon, PGD and
+  FGSM with no epsilon in common) fails too: nothing checked is never reported
+  as passed.
+
+Every public function checks its arguments once, on entry, with :mod:`helpers.checks`.
 
 Example (a notebook cell)::
 
@@ -30,7 +35,6 @@ Example (a notebook cell)::
 from __future__ import annotations
 
 import inspect
-import math
 import sys
 import time
 import warnings
@@ -43,6 +47,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from helpers import attacks as _attacks
+from helpers import checks as _checks
 
 __all__ = [
     "AttackResult",
@@ -106,10 +111,10 @@ class CheckResult:
     subject: str  # which model / attack / setting it looked at
     passed: bool
     detail: str
-    skipped: bool = False
+    skipped: bool = False  # True when the check could not run; it then counts as failed (passed is False)
 
     def __str__(self) -> str:
-        status = "skipped" if self.skipped else ("ok" if self.passed else "FAILED")
+        status = "NOT RUN" if self.skipped else ("ok" if self.passed else "FAILED")
         return f"[{status}] {self.name} - {self.subject}: {self.detail}"
 
 
@@ -119,17 +124,21 @@ class RobustnessCurve(list):
     Rows have keys ``model, attack, setting, norm, epsilon, accuracy, n,
     seconds``. Attributes: ``clean_accuracy`` (model name -> accuracy on the
     clean images), ``checks`` (list of :class:`CheckResult`) and ``passed``.
+    ``attack_kinds`` maps each attack name in the rows to what it is ("fgsm",
+    "bim", "pgd" or the name of another function), for :func:`sanity_checks`.
     """
 
-    def __init__(self, rows: Iterable[dict], clean_accuracy: Mapping[str, float], checks: Sequence[CheckResult] = ()):
+    def __init__(self, rows: Iterable[dict], clean_accuracy: Mapping[str, float], checks: Sequence[CheckResult] = (),
+                 attack_kinds: Mapping[str, str] | None = None):
         super().__init__(rows)
         self.clean_accuracy = dict(clean_accuracy)
         self.checks = list(checks)
+        self.attack_kinds = dict(attack_kinds or {})
 
     @property
     def passed(self) -> bool:
-        """True when every sanity check passed (or was skipped)."""
-        return all(check.passed for check in self.checks)
+        """True when sanity checks ran and every one passed (False with no checks, e.g. ``check=False``)."""
+        return bool(self.checks) and all(check.passed for check in self.checks)
 
     def table(self, *, wide: bool = True, markdown: bool = True) -> str:
         """The curve as text: one line per series with a column per epsilon, or tidy rows."""
@@ -155,23 +164,34 @@ def _compiled_predict(model, image_shape: tuple):
     return functions[image_shape]
 
 
-def predict_classes(model, images, batch_size: int = 500) -> np.ndarray:
-    """The predicted class of each image (floats in [0, 1]), computed in batches."""
-    _attacks._check_model(model)
-    batch_size = _attacks._check_batch_size(batch_size)
-    images = _attacks._check_images(images)  # refuses 0-255 pixels instead of predicting garbage
+def _predict(model, images: np.ndarray, batch_size: int) -> np.ndarray:
     predict = _compiled_predict(model, images.shape[1:])
     parts = [predict(tf.constant(images[i : i + batch_size])).numpy() for i in range(0, len(images), batch_size)]
     return np.concatenate(parts)
 
 
+def predict_classes(model, images, batch_size: int = 500) -> np.ndarray:
+    """The predicted class of each image (floats in [0, 1]), computed in batches."""
+    images, _ = _checks.check_model_inputs(model, images)  # refuses 0-255 pixels instead of predicting garbage
+    return _predict(model, images, _checks.check_batch_size(batch_size))
+
+
+def _check_data(models: Mapping[str, object], images, labels) -> tuple[np.ndarray, np.ndarray]:
+    """Images every model (name -> model, None skipped) takes, and class indices that fit each of them."""
+    for name, model in models.items():
+        if model is not None:
+            images, classes = _checks.check_model_inputs(model, images, model_name=name)
+            indices = _checks.check_labels(labels, len(images), classes)
+    return images, indices
+
+
 def accuracy(model, images, labels, batch_size: int = 500) -> float:
-    """Share of ``images`` the model classifies as ``labels`` (clean accuracy on clean images)."""
-    labels = np.asarray(labels)
-    if len(labels) != len(images):
-        raise ValueError(f"labels has {len(labels)} entries but images has {len(images)}: they must match one to one.")
-    labels = labels.argmax(axis=1) if labels.ndim == 2 else labels
-    return float(np.mean(predict_classes(model, images, batch_size) == labels))
+    """Share of ``images`` the model classifies as ``labels`` (clean accuracy on clean images).
+
+    ``labels`` are class indices ``(N,)`` or one-hot rows ``(N, classes)``, checked as the attacks check them.
+    """
+    images, labels = _check_data({"model": model}, images, labels)
+    return float(np.mean(_predict(model, images, _checks.check_batch_size(batch_size)) == labels))
 
 
 # ----------------------------------------------------------------------------
@@ -195,13 +215,13 @@ _SHARED_OPTIONS = ("norm", "steps", "step_size", "seed")
 
 def _supported_options(function, options: Mapping) -> dict:
     """The entries of ``options`` that ``function`` accepts; any other unknown option is an error, not dropped."""
-    unknown = [key for key in options if key not in _SHARED_OPTIONS and not _attacks._accepts(function, key)]
+    unknown = [key for key in options if key not in _SHARED_OPTIONS and not _attacks.accepts(function, key)]
     if unknown:
         raise TypeError(
             f"{_attack_name(function)} does not take the option(s) {', '.join(map(repr, unknown))}. "
             f"Check the spelling against its signature: {inspect.signature(function)}"
         )
-    return {key: value for key, value in options.items() if _attacks._accepts(function, key)}
+    return {key: value for key, value in options.items() if _attacks.accepts(function, key)}
 
 
 def evaluate_attack(
@@ -221,21 +241,20 @@ def evaluate_attack(
     ``(result, adversarial_images)`` so the examples can be shown or reused.
     """
     function = _attacks.get_attack(attack)
-    norm = _attacks._check_norm(norm)
-    epsilon = _attacks._check_number(epsilon, "epsilon")
-    _attacks._check_model(model)
+    norm = _checks.check_norm(norm)
+    epsilon = _checks.check_number(epsilon, "epsilon")
+    images, true_classes = _check_data({"model": model, "source_model": source_model}, images, labels)
+    model_name = _checks.check_text(model_name, "model_name", allow_none=True)
+    source_name = _checks.check_text(source_name, "source_name", allow_none=True)
     crafter = model if source_model is None else source_model
-    _attacks._check_model(crafter)
     setting = "white-box" if source_model is None else f"transfer from {_name_of(source_model, source_name)}"
     options = _supported_options(function, {"norm": norm, **attack_options})
-    labels = np.asarray(labels)
-    true_classes = labels.argmax(axis=1) if labels.ndim == 2 else labels
     description = f"{_attack_name(attack)} eps={epsilon:g} on {_name_of(model, model_name)}"
     started = time.perf_counter()
     correct = 0
     kept = []
     for start, stop, adversarial in _attacks.attack_batches(
-        function, crafter, images, labels, epsilon,
+        function, crafter, images, true_classes, epsilon,
         batch_size=batch_size, progress=progress, description=description, **options,
     ):
         predicted = _compiled_predict(model, adversarial.shape[1:])(tf.constant(adversarial)).numpy()
@@ -269,20 +288,20 @@ def transfer_matrix(
     if not isinstance(models, Mapping) or len(models) < 2:
         raise TypeError("models must be a dict of at least two {name: tf.keras model}: transfer needs a source and a target.")
     function = _attacks.get_attack(attack)
-    norm = _attacks._check_norm(norm)
-    epsilon = _attacks._check_number(epsilon, "epsilon")
+    norm = _checks.check_norm(norm)
+    epsilon = _checks.check_number(epsilon, "epsilon")
+    batch_size = _checks.check_batch_size(batch_size)
+    images, true_classes = _check_data(dict(models), images, labels)
     options = _supported_options(function, {"norm": norm, **attack_options})
-    labels = np.asarray(labels)
-    true_classes = labels.argmax(axis=1) if labels.ndim == 2 else labels
-    clean_right = {name: predict_classes(model, images, batch_size) == true_classes for name, model in models.items()}
+    clean_right = {name: _predict(model, images, batch_size) == true_classes for name, model in models.items()}
     rows = []
     for source, source_model in models.items():
         started = time.perf_counter()
         adversarial = _attacks.attack_dataset(
-            function, source_model, images, labels, epsilon, batch_size=batch_size, progress=progress, **options
+            function, source_model, images, true_classes, epsilon, batch_size=batch_size, progress=progress, **options
         )
         seconds = time.perf_counter() - started
-        right_after = {name: predict_classes(model, adversarial, batch_size) == true_classes for name, model in models.items()}
+        right_after = {name: _predict(model, adversarial, batch_size) == true_classes for name, model in models.items()}
         fooled_source = clean_right[source] & ~right_after[source]
         for name in models:
             eligible = fooled_source & clean_right[name]
@@ -302,22 +321,34 @@ def transfer_matrix(
 
 
 def _attack_table(attacks) -> dict:
-    """{name: attack} from names, or a mapping of names to names or functions."""
+    """{name: attack} from names, or a mapping of names to names or functions; never empty."""
     if isinstance(attacks, str) or callable(attacks):
         attacks = (attacks,)
     if isinstance(attacks, Mapping):
-        return {str(name): _attacks.get_attack(attack) for name, attack in attacks.items()}
-    return {_attack_name(attack): _attacks.get_attack(attack) for attack in attacks}
+        table = {_checks.check_text(name, "attacks (a name)"): _attacks.get_attack(attack) for name, attack in attacks.items()}
+    else:
+        table = {_attack_name(attack): _attacks.get_attack(attack) for attack in attacks}
+    if not table:
+        raise ValueError("attacks is empty: name at least one attack, e.g. attacks=('fgsm', 'pgd').")
+    return table
 
 
-def _check_epsilons(epsilons) -> list[float]:
-    """Each epsilon checked, in increasing order without repeats."""
-    if isinstance(epsilons, (int, float)):
-        epsilons = [epsilons]
-    values = sorted({_attacks._check_number(eps, "epsilons") for eps in epsilons})
-    if not values:
-        raise ValueError("epsilons is empty: give at least one epsilon (include 0 for the clean-accuracy check).")
-    return values
+def _attack_kind(name: str, function) -> str:
+    """'fgsm', 'bim' or 'pgd' for the attacks of helpers.attacks, whatever the table calls them; else the name."""
+    for kind, attack in _attacks.ATTACKS.items():
+        if function is attack:
+            return kind
+    return name.strip().lower()
+
+
+def _check_models(models) -> dict:
+    """{name: model}: a non-empty mapping of string names to tf.keras models."""
+    if not isinstance(models, Mapping) or not models:
+        raise TypeError("models must be a non-empty dict of {name: tf.keras model}, e.g. {'cnn': cnn}.")
+    for name, model in models.items():
+        _checks.check_text(name, "models (a name)")
+        _checks.check_model(model, f"models[{name!r}]")
+    return dict(models)
 
 
 def robustness_curve(
@@ -334,15 +365,35 @@ def robustness_curve(
     iterative attacks (``step_size=None``: ``2.5 * epsilon / steps`` at each epsilon). ``undefended`` names the models expected near 0 accuracy
     at a large epsilon. Returns a :class:`RobustnessCurve`: the tidy rows, with
     ``.clean_accuracy``, ``.checks`` and ``.table()``. The checks are printed
-    (``check=False`` skips them).
+    (``check=False`` skips them, and ``passed`` is then False: nothing was checked).
+    An undefended model needs an epsilon at least :data:`LARGE_EPSILON` for its
+    norm; without one this raises before any work, since its check could not run.
     """
-    if not isinstance(models, Mapping) or not models:
-        raise TypeError("models must be a non-empty dict of {name: tf.keras model}.")
-    unknown = set(undefended) - set(models)
-    if unknown:
-        raise ValueError(f"undefended names models that are not in models: {sorted(unknown)}.")
+    models = _check_models(models)
+    if source_model is not None:
+        _checks.check_model(source_model, "source_model")
+    images, labels = _check_data(
+        {**{f"models[{name!r}]": model for name, model in models.items()}, "source_model": source_model}, images, labels
+    )
+    values = _checks.check_epsilons(epsilons)
     table = _attack_table(attacks)
-    values = _check_epsilons(epsilons)
+    norm = _checks.check_norm(norm)
+    steps = _checks.check_steps(steps)
+    step_size = _checks.check_number(step_size, "step_size", allow_none=True)
+    seed = _checks.check_seed(seed)
+    source_name = _checks.check_text(source_name, "source_name", allow_none=True)
+    undefended = _checks.check_names(undefended, "undefended", known=models)
+    batch_size = _checks.check_batch_size(batch_size)
+    progress = _checks.check_flag(progress, "progress")
+    check = _checks.check_flag(check, "check")
+    tolerance = _checks.check_number(tolerance, "tolerance", allow_none=True, maximum=1.0)
+    if check and undefended and values[-1] < LARGE_EPSILON[norm]:
+        raise ValueError(
+            f"undefended={list(undefended)} asks for the large-epsilon check, which needs an epsilon >= "
+            f"{LARGE_EPSILON[norm]:g} ({norm}); the largest in epsilons is {values[-1]:g}. Add {LARGE_EPSILON[norm]:g} "
+            "to epsilons, or leave undefended empty."
+        )
+    kinds = {name: _attack_kind(name, function) for name, function in table.items()}
     options = {"steps": steps, "step_size": step_size, "seed": seed}
     clean = {name: accuracy(model, images, labels, batch_size) for name, model in models.items()}
     jobs = [(name, attack, eps) for name in models for attack in table for eps in values]
@@ -355,9 +406,9 @@ def robustness_curve(
             model_name=name, source_name=source_name, batch_size=batch_size, progress=False, **options,
         )
         rows.append({**result.as_row(), "attack": attack})
-    curve = RobustnessCurve(rows, clean)
+    curve = RobustnessCurve(rows, clean, attack_kinds=kinds)
     if check:
-        curve.checks = sanity_checks(curve, clean, undefended=undefended, tolerance=tolerance)
+        curve.checks = sanity_checks(curve, clean, undefended=undefended, tolerance=tolerance, attack_kinds=kinds)
         report_checks(curve.checks)
     return curve
 
@@ -388,8 +439,11 @@ def _subject(key: tuple) -> str:
 
 def _check_eps_zero(key, series, clean_accuracy) -> list[CheckResult]:
     """Accuracy at epsilon 0 must equal the clean accuracy: the attack changes nothing."""
-    if series[0]["epsilon"] != 0 or key[0] not in clean_accuracy:
+    if series[0]["epsilon"] != 0:
         return []
+    if key[0] not in clean_accuracy:
+        detail = f"cannot run: clean_accuracy has no entry for model {key[0]!r}"
+        return [CheckResult("eps 0 equals clean accuracy", _subject(key), False, detail, skipped=True)]
     found, clean = series[0]["accuracy"], clean_accuracy[key[0]]
     passed = abs(found - clean) <= 1e-9
     detail = f"accuracy at eps=0 is {found:.4f}, clean accuracy {clean:.4f}"
@@ -397,7 +451,9 @@ def _check_eps_zero(key, series, clean_accuracy) -> list[CheckResult]:
 
 
 def _check_monotone(key, series, tolerance) -> list[CheckResult]:
-    """Accuracy must not rise with epsilon (a bigger ball contains the smaller one)."""
+    """Accuracy must not rise with epsilon (a bigger ball contains the smaller one); needs two epsilons."""
+    if len(series) < 2:
+        return []
     rises = []
     for before, after in zip(series, series[1:]):
         if after["accuracy"] > before["accuracy"] + _slack(tolerance, after["n"]):
@@ -406,21 +462,35 @@ def _check_monotone(key, series, tolerance) -> list[CheckResult]:
     return [CheckResult("accuracy does not rise with epsilon", _subject(key), not rises, detail)]
 
 
-def _check_iterative(groups, tolerance) -> list[CheckResult]:
-    """An iterative attack (PGD, BIM) must do at least as well as FGSM at each epsilon."""
+def _check_iterative(groups, tolerance, kinds) -> list[CheckResult]:
+    """An iterative attack (PGD, BIM) must do at least as well as FGSM at each epsilon.
+
+    ``kinds`` says what each attack name is, so renamed attacks ("PGD-20") are still compared.
+    """
     results = []
     for (model, attack, setting, norm), series in groups.items():
-        baseline = groups.get((model, "fgsm", setting, norm))
-        if attack not in ITERATIVE_ATTACKS or baseline is None:
+        baselines = [
+            rows for (other_model, other, other_setting, other_norm), rows in groups.items()
+            if (other_model, other_setting, other_norm) == (model, setting, norm) and kinds[other] == "fgsm"
+        ]
+        if kinds[attack] not in ITERATIVE_ATTACKS or not baselines:
             continue
-        fgsm_at = {row["epsilon"]: row["accuracy"] for row in baseline}
+        fgsm_at: dict[float, float] = {}  # the strongest FGSM at each epsilon
+        for row in (row for rows in baselines for row in rows):
+            fgsm_at[row["epsilon"]] = min(row["accuracy"], fgsm_at.get(row["epsilon"], 1.0))
+        name, subject = f"{attack} at least as strong as FGSM", _subject((model, attack, setting, norm))
+        shared = [row for row in series if row["epsilon"] in fgsm_at]
+        if not shared:
+            detail = f"cannot run: {attack} and FGSM share no epsilon"
+            results.append(CheckResult(name, subject, False, detail, skipped=True))
+            continue
         worse = [
             f"eps={row['epsilon']:g}: {attack} {row['accuracy']:.3f} > fgsm {fgsm_at[row['epsilon']]:.3f}"
-            for row in series
-            if row["epsilon"] in fgsm_at and row["accuracy"] > fgsm_at[row["epsilon"]] + _slack(tolerance, row["n"])
+            for row in shared
+            if row["accuracy"] > fgsm_at[row["epsilon"]] + _slack(tolerance, row["n"])
         ]
         detail = "; ".join(worse) if worse else "at least as strong as FGSM at every epsilon"
-        results.append(CheckResult(f"{attack} at least as strong as FGSM", _subject((model, attack, setting, norm)), not worse, detail))
+        results.append(CheckResult(name, subject, not worse, detail))
     return results
 
 
@@ -433,10 +503,10 @@ def _check_undefended(groups, undefended, large_epsilon, near_zero) -> list[Chec
             largest = max(row["epsilon"] for row in rows)
             subject = f"{model}, {'L-inf' if norm == 'linf' else 'L2'}"
             name = "large epsilon breaks an undefended model"
-            threshold = large_epsilon.get(norm, math.inf)
+            threshold = large_epsilon.get(norm, float("inf"))
             if largest < threshold:
-                detail = f"not run: largest eps {largest:g} < {threshold:g}"
-                results.append(CheckResult(name, subject, True, detail, skipped=True))
+                detail = f"cannot run: largest eps {largest:g} < {threshold:g}; add an epsilon >= {threshold:g}"
+                results.append(CheckResult(name, subject, False, detail, skipped=True))
                 continue
             best = min((row for row in rows if row["epsilon"] == largest), key=lambda row: row["accuracy"])
             passed = best["accuracy"] <= near_zero
@@ -445,41 +515,84 @@ def _check_undefended(groups, undefended, large_epsilon, near_zero) -> list[Chec
     return results
 
 
+_ROW_KEYS = ("model", "attack", "epsilon", "accuracy", "n")
+
+
+def _check_rows(rows) -> list[Mapping]:
+    """The rows of a robustness table: a non-empty list of dicts with the keys the checks read."""
+    if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Iterable):
+        raise TypeError("rows must be a list of dict rows, such as a robustness_curve(...) result.")
+    rows = list(rows)
+    if not rows:
+        raise ValueError("rows is empty: there is nothing to check (did the evaluation run any attack?).")
+    for index, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise TypeError(f"rows[{index}] must be a dict, got {type(row).__name__}.")
+        missing = [key for key in _ROW_KEYS if key not in row]
+        if missing:
+            raise ValueError(
+                f"rows[{index}] lacks the key(s) {', '.join(map(repr, missing))}: every row needs "
+                f"{', '.join(_ROW_KEYS)} (as robustness_curve and AttackResult.as_row() make them)."
+            )
+        _checks.check_number(row["epsilon"], f"rows[{index}]['epsilon']")
+        _checks.check_number(row["accuracy"], f"rows[{index}]['accuracy']", maximum=1.0)
+    return rows
+
+
 def sanity_checks(
     rows: Iterable[Mapping], clean_accuracy: Mapping[str, float], *, undefended: Sequence[str] = (),
     tolerance: float | None = None, large_epsilon: Mapping[str, float] | None = None, near_zero: float = NEAR_ZERO,
+    attack_kinds: Mapping[str, str] | None = None,
 ) -> list[CheckResult]:
     """Check a robustness table for the signs of a broken evaluation (Carlini et al., 2019).
 
     ``tolerance`` is the accuracy noise allowed by the monotonicity and PGD-vs-FGSM
     checks (default: max(0.01, 3 images)). ``large_epsilon`` maps a norm to the
-    smallest epsilon at which an ``undefended`` model must be at most
-    ``near_zero`` accurate (default :data:`LARGE_EPSILON`).
+    smallest epsilon at which an ``undefended`` model (names of models in the
+    rows) must be at most ``near_zero`` accurate (default :data:`LARGE_EPSILON`).
+    ``attack_kinds`` maps an attack name in the rows to "fgsm", "bim" or "pgd"
+    (default: the name itself, lower-case; a :class:`RobustnessCurve` brings its
+    own). A check that cannot run is returned as failed, with ``skipped=True``.
     """
+    own_kinds = getattr(rows, "attack_kinds", {})
+    rows = _check_rows(rows)
+    if not isinstance(clean_accuracy, Mapping):
+        raise TypeError("clean_accuracy must be a dict {model name: accuracy on the clean images}.")
     groups = _series(rows)
-    checks: list[CheckResult] = []
+    undefended = _checks.check_names(undefended, "undefended", known=sorted({key[0] for key in groups}))
+    tolerance = _checks.check_number(tolerance, "tolerance", allow_none=True, maximum=1.0)
+    near_zero = _checks.check_number(near_zero, "near_zero", maximum=1.0)
+    if large_epsilon is not None and not isinstance(large_epsilon, Mapping):
+        raise TypeError("large_epsilon must be a dict {norm: epsilon}, e.g. {'linf': 0.3}.")
+    kinds = {**own_kinds, **(attack_kinds or {})}
+    kinds = {attack: kinds.get(attack, str(attack).strip().lower()) for (_, attack, _, _) in groups}
+    found: list[CheckResult] = []
     for key, series in groups.items():
-        checks += _check_eps_zero(key, series, clean_accuracy)
-        checks += _check_monotone(key, series, tolerance)
-    checks += _check_iterative(groups, tolerance)
-    checks += _check_undefended(groups, undefended, large_epsilon or LARGE_EPSILON, near_zero)
-    return checks
+        found += _check_eps_zero(key, series, clean_accuracy)
+        found += _check_monotone(key, series, tolerance)
+    found += _check_iterative(groups, tolerance, kinds)
+    found += _check_undefended(groups, undefended, large_epsilon or LARGE_EPSILON, near_zero)
+    return found
 
 
 def report_checks(checks: Sequence[CheckResult], *, file=None) -> bool:
     """Print the checks; a failure gets a loud block and a :class:`SanityCheckWarning`. True if all passed."""
     file = file or sys.stdout
+    bar = "!" * 72
+    if not checks:
+        print(
+            f"{bar}\nNO SANITY CHECK RAN: nothing was checked, so nothing is known to be right.\n"
+            "Give epsilon 0 and several epsilons, and FGSM with PGD, to check an evaluation.\n{bar}",
+            file=file,
+        )
+        warnings.warn("no sanity check ran", SanityCheckWarning, stacklevel=2)
+        return False
     failed = [check for check in checks if not check.passed]
-    ran = [check for check in checks if not check.skipped]
-    print(f"Sanity checks (Carlini et al. 2019): {len(ran) - len(failed)} of {len(ran)} passed", file=file)
-    for check in checks:
-        if check.skipped:
-            print(f"  {check}", file=file)
+    print(f"Sanity checks (Carlini et al. 2019): {len(checks) - len(failed)} of {len(checks)} passed", file=file)
     if failed:
-        bar = "!" * 72
         lines = "\n".join(f"  {check}" for check in failed)
         print(
-            f"{bar}\nSANITY CHECK FAILED ({len(failed)} of {len(ran)})\n{lines}\n"
+            f"{bar}\nSANITY CHECK FAILED ({len(failed)} of {len(checks)})\n{lines}\n"
             "This points at the evaluation (attack, labels, model outputs), not at the model's robustness.\n"
             f"{bar}",
             file=file,

@@ -1,4 +1,4 @@
-"""The models of the series: build them, train them, save them, reload them.
+"""The models of the series: build them and train them.
 
 * :func:`build_cnn` - notebook 01's small CNN (28x28x1 images in [0, 1]).
 * :func:`build_vgg19` - notebook 02's VGG-19 classifier. Its inputs are the same
@@ -8,18 +8,15 @@
 * :func:`load_vgg19_base` - VGG-19's convolutional base with ImageNet weights
   when they can be had, and an honest :class:`PretrainedStatus` saying whether
   they were. Random weights are never passed off as pretrained.
-* :func:`save_model` / :func:`load_saved_model` / :func:`get_trained_cnn` /
-  :func:`load_vgg19` - trained models kept in ``artifacts/<profile>/`` so later
-  notebooks reuse them, retraining the CNN when it is missing.
+
+Saving and reloading trained models is :mod:`helpers.artifacts`.
 
 Import :mod:`helpers` before TensorFlow (it selects Keras 2); ``tf.keras`` only.
 """
 
 from __future__ import annotations
 
-import json
 import socket
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,10 +24,8 @@ import numpy as np
 import tensorflow as tf
 
 from helpers import data as _data
-from helpers import evaluation as _evaluation
 
 __all__ = [
-    "ARTIFACTS_DIR",
     "INPUT_NAME",
     "VGG19_BLOCKS",
     "PretrainedStatus",
@@ -46,14 +41,8 @@ __all__ = [
     "build_vgg19",
     "vgg19_base_of",
     "set_trainable_blocks",
-    "artifact_dir",
-    "save_model",
-    "load_saved_model",
-    "get_trained_cnn",
-    "load_vgg19",
 ]
 
-ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "artifacts"
 INPUT_NAME = "image"  # notebook 04's NSL feature dict uses this key
 VGG19_BLOCKS = ("block1", "block2", "block3", "block4", "block5")
 # ImageNet channel means in BGR order, as subtracted by vgg19.preprocess_input ("caffe" mode).
@@ -345,80 +334,3 @@ def set_trainable_blocks(model: tf.keras.Model, n: int) -> list[str]:
     for layer in base.layers:
         layer.trainable = layer.name.split("_")[0] in unfrozen
     return [layer.name for layer in base.layers if layer.trainable and layer.weights]
-
-
-# --------------------------------------------------------------------------- artifacts
-
-
-def artifact_dir(profile, root: Path | None = None) -> Path:
-    """``artifacts/<profile name>/`` at the repository root (or under ``root``)."""
-    return Path(root or ARTIFACTS_DIR) / profile.name
-
-
-def save_model(model: tf.keras.Model, name: str, profile, metadata: dict | None = None, root: Path | None = None) -> Path:
-    """Save ``model`` as ``artifacts/<profile>/<name>.keras`` with a ``<name>.json`` beside it.
-
-    ``metadata`` (JSON-serialisable: accuracy, whether weights were pretrained...)
-    is stored with the profile name and the time of saving. Returns the model's path.
-    """
-    folder = artifact_dir(profile, root)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.keras"
-    model.save(path)
-    info = {"name": name, "profile": profile.name, "saved_at": time.strftime("%Y-%m-%d %H:%M:%S"), **(metadata or {})}
-    (folder / f"{name}.json").write_text(json.dumps(info, indent=2, default=str))
-    return path
-
-
-def load_saved_model(name: str, profile, root: Path | None = None):
-    """``(model, metadata)`` saved by :func:`save_model`, or ``(None, None)`` when absent."""
-    folder = artifact_dir(profile, root)
-    path = folder / f"{name}.keras"
-    if not path.is_file():
-        return None, None
-    model = tf.keras.models.load_model(path)
-    info_path = folder / f"{name}.json"
-    metadata = json.loads(info_path.read_text()) if info_path.is_file() else {}
-    return model, metadata
-
-
-def get_trained_cnn(profile, dataset, root: Path | None = None, verbose: int = 1) -> tf.keras.Model:
-    """Notebook 01's trained CNN: loaded from ``artifacts/<profile>/cnn.keras``, or retrained.
-
-    When no saved model is found it says so, trains one with :func:`train_cnn`
-    (same settings as notebook 01) and saves it for the next notebook.
-    """
-    model, metadata = load_saved_model("cnn", profile, root)
-    path = artifact_dir(profile, root) / "cnn.keras"
-    if model is not None:
-        accuracy = metadata.get("test_accuracy")
-        note = f", test accuracy {accuracy:.4f}" if isinstance(accuracy, float) else ""
-        print(f"Loaded the CNN trained in notebook 01 from {path} (saved {metadata.get('saved_at', '?')}{note}).")
-        return model
-    train_count = len(_data.subset(dataset.x_train, dataset.y_train, profile.train_size)[0])
-    # ~20 s per epoch over 60,000 images on a 2-core CPU (measured in notebook 01), plus start-up.
-    estimate = int(5 + profile.cnn_epochs * 20 * train_count / 60_000)
-    print(f"No saved CNN from notebook 01 found at {path}; training one now (~{estimate} s on a 2-core CPU).")
-    model, _ = train_cnn(profile, dataset, verbose=verbose)
-    test_images, test_labels = _data.subset(dataset.x_test, dataset.y_test, profile.test_size)
-    accuracy = _evaluation.accuracy(model, _data.to_model_input(test_images), test_labels)
-    save_model(model, "cnn", profile, {"test_accuracy": accuracy, "trained_by": "helpers.models.get_trained_cnn"}, root)
-    print(f"Saved it to {path} (test accuracy {accuracy:.4f}).")
-    return model
-
-
-def load_vgg19(profile, root: Path | None = None):
-    """Notebook 02's fine-tuned VGG-19 and its metadata, or ``(None, None)`` when not saved.
-
-    ``metadata["pretrained"]`` says whether its base started from trained
-    weights; ``metadata["weights"]`` says which. It is not retrained here: that
-    takes minutes, so a notebook decides what to do without it.
-    """
-    model, metadata = load_saved_model("vgg19", profile, root)
-    path = artifact_dir(profile, root) / "vgg19.keras"
-    if model is None:
-        print(f"No saved VGG-19 from notebook 02 found at {path}; run notebook 02 to create it.")
-        return None, None
-    origin = "pretrained (" + str(metadata.get("weights")) + ")" if metadata.get("pretrained") else "RANDOM weights, not pretrained"
-    print(f"Loaded the fine-tuned VGG-19 from {path}: base started from {origin}.")
-    return model, metadata

@@ -200,6 +200,9 @@ def get_profile(name: str | None = None) -> Profile:
 
     Raises ``ValueError`` listing the valid names when the value is unknown.
     """
+    from helpers.checks import check_text
+
+    check_text(name, f"name (a run profile: {', '.join(map(repr, PROFILES))})", allow_none=True)
     source = "argument"
     if name is None:
         name = os.environ.get(ENV_VAR, "").strip() or DEFAULT_PROFILE

@@ -20,8 +20,8 @@ def _idx_bytes(array: np.ndarray) -> bytes:
 
 @pytest.fixture
 def no_dataset_anywhere(tmp_path, monkeypatch):
-    """Point every location the loader searches at empty folders."""
-    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "custom"))
+    """No ADVLEARN_DATA_DIR, and every other location the loader searches an empty folder."""
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "debian")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     return tmp_path

@@ -17,7 +17,7 @@ def test_inputs_are_keyed_by_the_model_input_name():
     model = _tiny_base()
     feed = defenses.nsl_inputs(model, np.zeros((3, 6, 6, 1)), np.arange(3))
     assert set(feed) == {"image", "label"}
-    with pytest.raises(ValueError, match="differ in length"):
+    with pytest.raises(ValueError, match="labels has 2 entries but images has 3"):
         defenses.nsl_inputs(model, np.zeros((3, 6, 6, 1)), np.arange(2))
 
 

@@ -209,10 +209,12 @@ def test_small_noise_is_tolerated_but_not_more():
     assert _failed(evaluation.sanity_checks(noisy, {"m": 0.9}, tolerance=0.001)) == {"accuracy does not rise with epsilon"}
 
 
-def test_large_epsilon_check_is_skipped_when_no_epsilon_is_large():
+def test_large_epsilon_check_that_cannot_run_is_not_a_pass():
     checks = evaluation.sanity_checks(_rows("fgsm", [0.9, 0.6], epsilons=(0.0, 0.05)), {"m": 0.9}, undefended=["m"])
     skipped = [check for check in checks if check.skipped]
-    assert len(skipped) == 1 and skipped[0].passed and "not run" in skipped[0].detail
+    assert len(skipped) == 1 and not skipped[0].passed and "cannot run" in skipped[0].detail
+    assert str(skipped[0]).startswith("[NOT RUN]")
+    assert _failed(checks) == {"large epsilon breaks an undefended model"}
 
 
 def test_report_checks_prints_and_warns(capsys):
@@ -248,7 +250,7 @@ def test_robustness_curve_bad_input(base, data):
     images, labels, _ = data
     with pytest.raises(TypeError, match="models must be a non-empty dict"):
         evaluation.robustness_curve(base, images, labels, [0.1])
-    with pytest.raises(ValueError, match="undefended names models that are not in models"):
+    with pytest.raises(ValueError, match="undefended names 'vgg19', not among 'base'"):
         evaluation.robustness_curve({"base": base}, images, labels, [0.1], undefended=["vgg19"])
     with pytest.raises(ValueError, match="epsilons must be >= 0"):
         evaluation.robustness_curve({"base": base}, images, labels, [0.1, -0.1])

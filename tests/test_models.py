@@ -1,14 +1,11 @@
-"""Tests for helpers.models: shapes, VGG-19 preprocessing, weights loading, artifacts."""
-
-import dataclasses
+"""Tests for helpers.models: shapes, VGG-19 preprocessing, weights loading (artifacts: test_artifacts.py)."""
 
 import helpers  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import data, evaluation, models
-from helpers.profiles import get_profile
+from helpers import models
 
 HEAD_PARAMS = 2 * 512 + (512 * 256 + 256) + (256 * 10 + 10)
 BLOCK5_PARAMS = 4 * (3 * 3 * 512 * 512 + 512)
@@ -19,11 +16,6 @@ def vgg():
     """One randomly initialised VGG-19 classifier at 32x32, shared by the tests."""
     model, status = models.build_vgg19(32, weights=None)
     return model, status
-
-
-@pytest.fixture(scope="module")
-def smoke_profile():
-    return get_profile("smoke")
 
 
 def test_cnn_shapes_and_input_name():
@@ -140,40 +132,6 @@ def test_set_trainable_blocks_counts(vgg):
 def test_vgg_needs_32_pixels():
     with pytest.raises(ValueError, match="at least 32"):
         models.build_vgg19(28, weights=None)
-
-
-def test_cnn_save_load_round_trip(tmp_path, smoke_profile):
-    model = models.build_cnn()
-    images = np.random.default_rng(2).random((5, 28, 28, 1), dtype=np.float32)
-    path = models.save_model(model, "cnn", smoke_profile, {"test_accuracy": 0.5}, root=tmp_path)
-    assert path == tmp_path / "smoke" / "cnn.keras"
-    loaded, metadata = models.load_saved_model("cnn", smoke_profile, root=tmp_path)
-    np.testing.assert_array_equal(loaded.predict(images, verbose=0), model.predict(images, verbose=0))
-    assert metadata["test_accuracy"] == 0.5 and metadata["profile"] == "smoke"
-    assert models.load_saved_model("vgg19", smoke_profile, root=tmp_path) == (None, None)
-
-
-def test_vgg_wrapper_round_trip_keeps_custom_layers(tmp_path, smoke_profile):
-    model, status = models.build_vgg19(32, base=_tiny_base(), status=_random_status())
-    images = np.random.default_rng(3).random((3, 28, 28, 1), dtype=np.float32)
-    models.save_model(model, "vgg19", smoke_profile, {"pretrained": status.pretrained}, root=tmp_path)
-    loaded, metadata = models.load_vgg19(smoke_profile, root=tmp_path)
-    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
-    assert metadata["pretrained"] is False
-
-
-def test_get_trained_cnn_trains_when_missing_then_loads(tmp_path, smoke_profile, capsys):
-    profile = dataclasses.replace(smoke_profile, train_size=300, test_size=200)
-    dataset = data.load_sample()
-    trained = models.get_trained_cnn(profile, dataset, root=tmp_path, verbose=0)
-    assert "No saved CNN from notebook 01 found" in capsys.readouterr().out
-    assert (tmp_path / "smoke" / "cnn.keras").is_file()
-    reloaded = models.get_trained_cnn(profile, dataset, root=tmp_path, verbose=0)
-    assert "Loaded the CNN" in capsys.readouterr().out
-    images = data.to_model_input(dataset.x_test[:20])
-    np.testing.assert_array_equal(reloaded.predict(images, verbose=0), trained.predict(images, verbose=0))
-    accuracy = evaluation.accuracy(reloaded, data.to_model_input(dataset.x_test[:20]), dataset.y_test[:20])
-    assert 0.0 <= accuracy <= 1.0
 
 
 def _tiny_base():
