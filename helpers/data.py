@@ -375,6 +375,8 @@ def model_split(dataset: Dataset, split: str, size: int | None = None, seed: int
     [0, 1] (:func:`to_model_input`), ``y`` int64 class numbers 0-9. Every notebook
     names these ``x_<what>, y_<what>``; uint8 pixels stay in ``dataset``.
     """
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"dataset must be the Dataset that data.load_dataset(profile) returns, got {type(dataset).__name__}.")
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
     images, labels = (dataset.x_train, dataset.y_train) if split == "train" else (dataset.x_test, dataset.y_test)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from helpers import checks as _checks
 from helpers import data as _data
 
 __all__ = [
@@ -71,8 +72,7 @@ def build_cnn(input_name: str = INPUT_NAME, dropout: float = 0.5, name: str = "c
     The input layer is named ``input_name``: NSL (notebook 04) feeds features by that name.
     ``classes`` is 10 for Fashion-MNIST; notebook 02's transfer tasks use 5.
     """
-    if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 2:
-        raise ValueError(f"classes must be a whole number >= 2 (the number of output classes), got {classes!r}.")
+    classes = _checks.check_whole_number(classes, "classes", minimum=2, hint="It is the number of output classes.")
     layers = tf.keras.layers
     inputs = tf.keras.Input(shape=(28, 28, 1), name=input_name)
     x = layers.Conv2D(32, 3, activation="relu", name="conv1")(inputs)

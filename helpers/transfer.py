@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from helpers import checks as _checks
 from helpers import data as _data
 from helpers import evaluation as _evaluation
 from helpers import models as _models
@@ -95,8 +96,8 @@ def class_task(images: np.ndarray, labels: np.ndarray, classes: Sequence[int], n
 
 def labelled_sample(task: Task, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``per_class`` randomly chosen images of every class of ``task`` (the labelled budget), shuffled."""
-    if isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 1:
-        raise ValueError(f"per_class must be a whole number >= 1, got {per_class!r}.")
+    per_class = _checks.check_whole_number(per_class, "per_class", hint="It is the number of labelled images per class.")
+    seed = _checks.check_seed(seed, allow_none=False)
     rng = np.random.default_rng(seed)
     chosen = []
     for label in range(len(task.classes)):
@@ -161,8 +162,8 @@ def train_target(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray, 
     A fixed number of updates, not of epochs, gives every label budget the same
     amount of training: 50 images get as many steps as 1,500.
     """
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}.")
+    steps = _checks.check_whole_number(steps, "steps", hint="It is the number of training updates.")
+    batch_size = _checks.check_batch_size(batch_size)
     batches = (
         tf.data.Dataset.from_tensor_slices((images, labels))
         .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
@@ -188,8 +189,16 @@ def label_budget_experiment(
     rows ``{approach, per_class, labelled, seed, accuracy, n, seconds}``
     (fine-tuning's seconds include its frozen phase).
     """
-    if not budgets or not seeds:
-        raise ValueError("budgets and seeds must each name at least one value.")
+    if isinstance(budgets, (int, np.integer)) or isinstance(seeds, (int, np.integer)) or not budgets or not seeds:
+        raise ValueError("budgets and seeds must each be a non-empty list, e.g. budgets=(10, 30), seeds=(0, 1, 2).")
+    budgets = [_checks.check_whole_number(b, "budgets (labelled images per class)") for b in budgets]
+    seeds = [_checks.check_seed(seed, "seeds", allow_none=False) for seed in seeds]
+    steps = _checks.check_whole_number(steps, "steps")
+    finetune_steps = _checks.check_whole_number(finetune_steps, "finetune_steps")
+    for rate, name in ((learning_rate, "learning_rate"), (head_learning_rate, "head_learning_rate"),
+                       (finetune_learning_rate, "finetune_learning_rate")):
+        if _checks.check_number(rate, name) <= 0:
+            raise ValueError(f"{name} must be > 0, got {rate}: it is an Adam learning rate such as 1e-3.")
     rows = []
     jobs = [(budget, seed) for budget in budgets for seed in seeds]
 

@@ -170,6 +170,8 @@ def test_model_split_gives_model_inputs_and_int_labels():
     assert len(x_all) == len(sample.x_train)
 
 
-def test_model_split_names_the_valid_splits():
+def test_model_split_names_the_valid_splits_and_wants_a_dataset():
     with pytest.raises(ValueError, match="'train' or 'test'"):
         data.model_split(data.load_sample(), "validation")
+    with pytest.raises(TypeError, match="load_dataset"):
+        data.model_split((np.zeros((2, 28, 28)), np.zeros(2)), "test")

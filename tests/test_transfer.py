@@ -52,7 +52,7 @@ def test_labelled_sample_is_balanced_reproducible_and_seed_dependent(tasks):
 
 @pytest.mark.parametrize("per_class", [0, -3, 2.5, True])
 def test_labelled_sample_refuses_bad_budgets(tasks, per_class):
-    with pytest.raises(ValueError, match="per_class"):
+    with pytest.raises((TypeError, ValueError), match="per_class"):
         transfer.labelled_sample(tasks[1], per_class, seed=0)
 
 
@@ -122,3 +122,12 @@ def test_label_budget_experiment_and_summary(tasks):
 def test_summary_needs_its_baseline():
     with pytest.raises(ValueError, match="nothing to compare"):
         transfer.summarize([{"approach": "fine-tuned", "per_class": 10, "accuracy": 0.9}])
+
+
+def test_label_budget_experiment_refuses_bad_settings(tasks):
+    source, target, target_test = tasks
+    for kwargs, match in [({"budgets": 10}, "non-empty list"), ({"seeds": ()}, "non-empty list"),
+                          ({"steps": 0}, "steps"), ({"finetune_learning_rate": 0.0}, "finetune_learning_rate")]:
+        arguments = {"budgets": (2,), "seeds": (0,), "steps": 1, "finetune_steps": 1, **kwargs}
+        with pytest.raises((TypeError, ValueError), match=match):
+            transfer.label_budget_experiment(None, target, target_test, progress=False, **arguments)
