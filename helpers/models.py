@@ -40,6 +40,8 @@ __all__ = [
     "count_params",
     "load_vgg19_base",
     "build_vgg19",
+    "FastInputGradConv2D",
+    "with_fast_input_gradients",
     "vgg19_base_of",
     "set_trainable_blocks",
 ]
@@ -179,8 +181,77 @@ class PretrainedStatus:
         )
 
 
+# Spatial sizes at or below this use FastInputGradConv2D's forward formulation of the input gradient.
+FAST_GRADIENT_MAX_SIDE = 4
+
+
+def _flipped_kernel(kernel: tf.Tensor) -> tf.Tensor:
+    """The kernel of the transposed convolution: rotated 180 degrees, input and output channels swapped."""
+    return tf.transpose(tf.reverse(kernel, axis=[0, 1]), [0, 1, 3, 2])
+
+
+@tf.keras.utils.register_keras_serializable(package="advlearn")
+class FastInputGradConv2D(tf.keras.layers.Conv2D):
+    """``Conv2D`` whose gradient with respect to its input is computed as a forward convolution.
+
+    The same mathematics as ``Conv2D``: for stride 1, no dilation and "same"
+    padding with an odd kernel, the input gradient is the output gradient
+    convolved with the kernel rotated by 180 degrees, input and output channels
+    swapped. TensorFlow's CPU kernel for that gradient (``Conv2DBackpropInput``)
+    is 10 to 40 times slower than a forward convolution on VGG-19's 2x2 and 4x4
+    maps of 512 channels (``benchmarks/README.md``), which made every VGG-19
+    attack crawl; the forward formulation runs at the forward speed. It is used
+    only on maps of at most :data:`FAST_GRADIENT_MAX_SIDE` pixels a side, where it
+    wins; elsewhere, and for any other configuration, the layer is a plain ``Conv2D``.
+    The kernel's own gradient is TensorFlow's usual one.
+    """
+
+    def _fast_path(self, inputs) -> bool:
+        side = inputs.shape[1]
+        odd_kernel = all(size % 2 == 1 for size in self.kernel_size)
+        return (
+            side is not None and side <= FAST_GRADIENT_MAX_SIDE and self.padding == "same" and odd_kernel
+            and tuple(self.strides) == (1, 1) and tuple(self.dilation_rate) == (1, 1) and self.groups == 1
+            and self.data_format == "channels_last"
+        )
+
+    def convolution_op(self, inputs, kernel):
+        if not self._fast_path(inputs):
+            return super().convolution_op(inputs, kernel)
+
+        @tf.custom_gradient
+        def convolution(images, weights):
+            outputs = tf.nn.conv2d(images, weights, strides=1, padding="SAME")
+
+            def gradient(upstream):
+                images_gradient = tf.nn.conv2d(upstream, _flipped_kernel(weights), strides=1, padding="SAME")
+                weights_gradient = tf.raw_ops.Conv2DBackpropFilter(
+                    input=images, filter_sizes=tf.shape(weights), out_backprop=upstream,
+                    strides=[1, 1, 1, 1], padding="SAME",
+                )
+                return images_gradient, weights_gradient
+
+            return outputs, gradient
+
+        return convolution(inputs, kernel)
+
+
+def with_fast_input_gradients(model: tf.keras.Model) -> tf.keras.Model:
+    """A copy of a functional ``model`` (weights included) whose ``Conv2D`` layers are :class:`FastInputGradConv2D`."""
+
+    def clone(layer):
+        if type(layer) is tf.keras.layers.Conv2D:
+            return FastInputGradConv2D.from_config(layer.get_config())
+        return layer.__class__.from_config(layer.get_config())
+
+    fast = tf.keras.models.clone_model(model, clone_function=clone)
+    fast.set_weights(model.get_weights())
+    return fast
+
+
 def _vgg19(weights, input_shape) -> tf.keras.Model:
-    return tf.keras.applications.VGG19(include_top=False, weights=weights, input_shape=input_shape)
+    base = tf.keras.applications.VGG19(include_top=False, weights=weights, input_shape=input_shape)
+    return with_fast_input_gradients(base)  # attacks and fine-tuning differentiate it: keep them fast
 
 
 def load_vgg19_base(weights: str | Path | None = "imagenet", input_shape=(32, 32, 3), download_timeout: float = 60.0):

@@ -57,7 +57,7 @@ class Profile:
     vgg_finetune_blocks: int  # VGG-19 conv blocks unfrozen for fine-tuning (5 = all)
     attack_size: int  # test images attacked in each robustness evaluation
     lenet_epochs: int  # notebook 03's second model for transfer attacks (models.build_lenet)
-    vgg_attack_size: int  # test images attacked on VGG-19 (about 100x slower per image than the CNN on a CPU)
+    vgg_attack_size: int  # test images attacked on VGG-19 (tens of times slower per image than the CNN on a CPU)
     epsilons: tuple[float, ...]  # L-inf budgets for robustness curves
     pgd_steps: int
     nsl_epochs: int
@@ -142,7 +142,7 @@ PROFILES: dict[str, Profile] = {
         vgg_finetune_blocks=1,
         attack_size=1000,
         lenet_epochs=2,
-        vgg_attack_size=60,
+        vgg_attack_size=500,
         epsilons=_CURVE,
         pgd_steps=10,
         nsl_epochs=2,

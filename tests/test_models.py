@@ -161,3 +161,56 @@ def test_lenet_is_a_different_working_architecture():
     assert lenet.get_layer("conv1").kernel_size == (5, 5) and cnn.get_layer("conv1").kernel_size == (3, 3)
     probabilities = lenet.predict(np.zeros((2, 28, 28, 1), np.float32), verbose=0)
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- fast input gradients
+
+
+def _gradients(layer, images):
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        loss = tf.reduce_sum(tf.sin(layer(images)))  # a non-trivial upstream gradient
+    return tape.gradient(loss, [images, layer.kernel])
+
+
+@pytest.mark.parametrize("side", [1, 2, 4, 8])
+def test_fast_input_gradient_conv_has_the_gradients_of_conv2d(side):
+    rng = np.random.default_rng(side)
+    images = tf.constant(rng.standard_normal((3, side, side, 16), dtype=np.float32))
+    plain = tf.keras.layers.Conv2D(24, 3, padding="same", activation="relu")
+    fast = models.FastInputGradConv2D.from_config(plain.get_config())
+    plain.build(images.shape)
+    fast.build(images.shape)
+    fast.set_weights(plain.get_weights())
+    assert fast._fast_path(images) == (side <= models.FAST_GRADIENT_MAX_SIDE)
+    np.testing.assert_allclose(fast(images).numpy(), plain(images).numpy(), rtol=1e-5, atol=1e-5)
+    for mine, theirs in zip(_gradients(fast, images), _gradients(plain, images)):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_fast_path_only_where_the_formulation_holds():
+    images = tf.zeros((1, 2, 2, 4))
+    for config in ({"strides": 2}, {"padding": "valid"}, {"kernel_size": 2}, {"dilation_rate": 2}):
+        layer = models.FastInputGradConv2D(**{"filters": 4, "kernel_size": 3, "padding": "same", **config})
+        assert not layer._fast_path(images), config
+
+
+def test_vgg19_uses_fast_convolutions_and_attacks_give_the_same_images(tmp_path):
+    tf.keras.utils.set_random_seed(0)
+    model, _ = models.build_vgg19(32, weights=None)
+    base = models.vgg19_base_of(model)
+    assert all(type(layer) is models.FastInputGradConv2D for layer in base.layers if "conv" in layer.name)
+    plain_base = tf.keras.applications.VGG19(include_top=False, weights=None, input_shape=(32, 32, 3))
+    plain_base.set_weights(base.get_weights())
+    plain, _ = models.build_vgg19(32, base=plain_base, status=models.PretrainedStatus(False, "random", "test"))
+    plain.set_weights(model.get_weights())
+    images = np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32)
+    labels = np.arange(8) % 10
+    from helpers import attacks
+
+    mine, theirs = attacks.fgsm(model, images, labels, 0.05), attacks.fgsm(plain, images, labels, 0.05)
+    assert np.mean(np.isclose(mine, theirs, atol=1e-6)) >= 0.999  # FGSM's sign agrees on (nearly) every pixel
+    model.save(tmp_path / "vgg.keras")
+    reloaded = tf.keras.models.load_model(tmp_path / "vgg.keras")
+    assert type(models.vgg19_base_of(reloaded).get_layer("block5_conv1")) is models.FastInputGradConv2D
+    np.testing.assert_allclose(reloaded.predict(images, verbose=0), model.predict(images, verbose=0), rtol=1e-5, atol=1e-6)
