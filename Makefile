@@ -2,14 +2,19 @@
 #               make test  (set up .venv and run the tests and every notebook, smoke profile)
 PYTHON ?= python3
 VENV   ?= .venv
+# TensorFlow 2.21 and the pinned numpy 2.4, matplotlib 3.11, ipykernel 7.4 and hypothesis 6.170 need one of these.
+SUPPORTED_PYTHONS := 3.11 3.12 3.13
+KERNEL := advlearn
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
-.PHONY: setup lab test unit execute prefetch benchmark clean help
+.PHONY: setup python-version kernel lab test unit execute prefetch benchmark clean help
 
 help:
 	@echo "make setup      create .venv and install the pinned packages (the other targets do it when needed)"
+	@echo "                PYTHON=python3.12 picks the Python that creates .venv (3.11 to 3.13)"
+	@echo "make kernel     also register the '$(KERNEL)' kernel for your own Jupyter or VS Code (~/.local/share/jupyter)"
 	@echo "make lab        set up and open the series in Jupyter Lab"
 	@echo "make test       set up, then run unit tests and execute every notebook (smoke profile)"
 	@echo "make unit       unit tests only"
@@ -20,17 +25,34 @@ help:
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+# Refuses an unsupported Python before anything is downloaded: the Python of an existing .venv,
+# else $(PYTHON), which would create it.
+python-version:
+	@if [ -x $(PY) ]; then py=$(PY); where="the Python of $(VENV)"; else py="$(PYTHON)"; where="PYTHON=$(PYTHON)"; fi; \
+	found=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || found="not found"; \
+	case " $(SUPPORTED_PYTHONS) " in *" $$found "*) exit 0;; esac; \
+	echo "Unsupported Python: $$where is $$found. This series needs Python $(firstword $(SUPPORTED_PYTHONS)) to $(lastword $(SUPPORTED_PYTHONS)) (TensorFlow 2.21 and the pinned packages)."; \
+	echo "Pick another, for example:  make lab PYTHON=python3.12   (install one with your package manager, pyenv or 'uv python install 3.12')"; \
+	if [ -x $(PY) ]; then echo "$(VENV) was made with it: remove it first (make clean)."; fi; \
+	exit 1
+
+$(STAMP): requirements.txt pyproject.toml | python-version
+	@echo "Installing the pinned packages into $(VENV): downloads about 2.6 GB once (mostly TensorFlow)."
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
-	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (advlearn)" >/dev/null
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (advlearn)" >/dev/null
 	touch $(STAMP)
 
+# For Jupyter installs outside .venv (Anaconda, system Jupyter, VS Code): the notebooks ask for this kernel by name.
+kernel: $(STAMP)
+	$(PY) -m ipykernel install --user --name $(KERNEL) --display-name "Python (advlearn)"
+
+# Opens at the repository root (README, notebooks/, solutions/ all reachable) with notebook 01 in view.
 # Jupyter refuses to start as root (containers, some cloud VMs) without --allow-root.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" notebooks/01_cnn_basics.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # pytest exits 5 when it collects nothing; that is not a failure here.
 test: $(STAMP)
