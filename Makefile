@@ -9,13 +9,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
-.PHONY: setup python-version kernel lab test unit execute prefetch benchmark clean help
+.PHONY: setup python-version kernel check lab test unit execute prefetch benchmark clean help
 
 help:
 	@echo "make setup      create .venv and install the pinned packages (the other targets do it when needed)"
 	@echo "                PYTHON=python3.12 picks the Python that creates .venv (3.11 to 3.13)"
 	@echo "make kernel     also register the '$(KERNEL)' kernel for your own Jupyter or VS Code (~/.local/share/jupyter)"
 	@echo "make lab        set up and open the series in Jupyter Lab"
+	@echo "make check      pre-workshop check: is this machine ready? (offline, one screen, about 15 s)"
 	@echo "make test       set up, then run unit tests and execute every notebook (smoke profile)"
 	@echo "make unit       unit tests only"
 	@echo "make execute    re-run every notebook in place (ADVLEARN_PROFILE, default workshop) to refresh outputs"
@@ -64,6 +65,9 @@ unit: $(STAMP)
 
 execute: $(STAMP)
 	$(PY) scripts/execute_notebooks.py
+
+check: $(STAMP)
+	$(PY) -m helpers.check
 
 prefetch: $(STAMP)
 	$(PY) -m helpers.prefetch
