@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
-.PHONY: setup python-version kernel check lab test unit execute prefetch benchmark clean help
+.PHONY: setup python-version kernel check student lab test unit execute prefetch benchmark clean help
 
 help:
 	@echo "make setup      create .venv and install the pinned packages (the other targets do it when needed)"
@@ -19,10 +19,11 @@ help:
 	@echo "make check      pre-workshop check: is this machine ready? (offline, one screen, about 15 s)"
 	@echo "make test       set up, then run unit tests and execute every notebook (smoke profile)"
 	@echo "make unit       unit tests only"
+	@echo "make student    write student/: the notebooks without outputs or solutions, ready to hand out (offline)"
 	@echo "make execute    re-run every notebook in place (ADVLEARN_PROFILE, default workshop) to refresh outputs"
 	@echo "make prefetch   download and check the dataset and VGG-19 weights before going offline"
 	@echo "make benchmark  attack throughput benchmark"
-	@echo "make clean      remove .venv, trained models (artifacts/) and caches"
+	@echo "make clean      remove .venv, trained models (artifacts/), caches, student/ and slides/"
 
 setup: $(STAMP)
 
@@ -69,6 +70,9 @@ execute: $(STAMP)
 check: $(STAMP)
 	$(PY) -m helpers.check
 
+student: $(STAMP)
+	$(PY) scripts/make_student.py --output student
+
 prefetch: $(STAMP)
 	$(PY) -m helpers.prefetch
 
@@ -76,4 +80,4 @@ benchmark: $(STAMP)
 	$(PY) benchmarks/attack_throughput.py
 
 clean:
-	rm -rf $(VENV) artifacts .pytest_cache
+	rm -rf $(VENV) artifacts .pytest_cache student slides
