@@ -8,6 +8,7 @@ KERNEL := advlearn
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+SOLUTIONS := $(sort $(wildcard solutions/[0-9]*.ipynb))
 
 .PHONY: setup python-version kernel check student lab test unit execute prefetch benchmark clean help
 
@@ -17,7 +18,7 @@ help:
 	@echo "make kernel     also register the '$(KERNEL)' kernel for your own Jupyter or VS Code (~/.local/share/jupyter)"
 	@echo "make lab        set up and open the series in Jupyter Lab"
 	@echo "make check      pre-workshop check: is this machine ready? (offline, one screen, about 15 s)"
-	@echo "make test       set up, then run unit tests and execute every notebook (smoke profile)"
+	@echo "make test       set up, then run unit tests and execute every notebook and solution (smoke profile)"
 	@echo "make unit       unit tests only"
 	@echo "make student    write student/: the notebooks without outputs or solutions, ready to hand out (offline)"
 	@echo "make execute    re-run every notebook in place (ADVLEARN_PROFILE, default workshop) to refresh outputs"
@@ -58,7 +59,7 @@ lab: $(STAMP)
 
 # pytest exits 5 when it collects nothing; that is not a failure here.
 test: $(STAMP)
-	ADVLEARN_PROFILE=smoke $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider tests $(NOTEBOOKS); \
+	ADVLEARN_PROFILE=smoke $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider tests $(NOTEBOOKS) $(SOLUTIONS); \
 	  status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; status=0; fi; exit $$status
 
 unit: $(STAMP)
