@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 SOLUTIONS := $(sort $(wildcard solutions/[0-9]*.ipynb))
 
-.PHONY: setup python-version kernel check student lab test unit execute prefetch benchmark clean help
+.PHONY: setup python-version kernel check student slides lab test unit execute prefetch benchmark clean help
 
 help:
 	@echo "make setup      create .venv and install the pinned packages (the other targets do it when needed)"
@@ -21,6 +21,7 @@ help:
 	@echo "make test       set up, then run unit tests and execute every notebook and solution (smoke profile)"
 	@echo "make unit       unit tests only"
 	@echo "make student    write student/: the notebooks without outputs or solutions, ready to hand out (offline)"
+	@echo "make slides     write slides/: reveal.js slides of every notebook, usable offline (press s for notes)"
 	@echo "make execute    re-run every notebook in place (ADVLEARN_PROFILE, default workshop) to refresh outputs"
 	@echo "make prefetch   download and check the dataset and VGG-19 weights before going offline"
 	@echo "make benchmark  attack throughput benchmark"
@@ -73,6 +74,9 @@ check: $(STAMP)
 
 student: $(STAMP)
 	$(PY) scripts/make_student.py --output student
+
+slides: $(STAMP)
+	$(PY) scripts/make_slides.py --output slides
 
 prefetch: $(STAMP)
 	$(PY) -m helpers.prefetch
