@@ -29,7 +29,12 @@ Rules, per notebook of ``notebooks/``:
   and clones the repository named once, in ``pyproject.toml``
   (``[project.urls] Repository``); the "Open in Colab" badges point there too.
 
-Solutions (``solutions/NN_*.ipynb``) only get the kernel rule.
+* **Tables**: a line ``print(evaluation.format_table(...))`` becomes
+  ``display(evaluation.styled_table(...))`` and ``print(curve.table())`` becomes
+  ``display(curve.styled())``: results render as tables (pandas), with
+  accuracies formatted and coloured; ``format_table`` stays for logs and tests.
+
+Solutions (``solutions/NN_*.ipynb``) get the kernel and table rules.
 """
 
 from __future__ import annotations
@@ -52,6 +57,11 @@ KERNEL = {"name": "advlearn", "display_name": "Python (advlearn)", "language": "
 NOTES_TAG = "presenter-notes"
 COLAB_MARKER = "# On Colab only"
 NSL_PIN = "neural-structured-learning==1.4.0"
+# Results tables are shown as rendered tables (pandas, via helpers.evaluation), not printed as text.
+TABLE_RULES = (
+    (re.compile(r"^(\s*)print\(evaluation\.format_table\((.*)\)\)\s*$", re.M), r"\1display(evaluation.styled_table(\2))"),
+    (re.compile(r"^(\s*)print\((\w+)\.table\(\)\)\s*$", re.M), r"\1display(\2.styled())"),
+)
 BADGE = re.compile(r"https://colab\.research\.google\.com/github/[^/\s)]+/[^/\s)]+/blob/[^/\s)]+/notebooks/")
 
 
@@ -134,10 +144,20 @@ def _notes_cell(number: str, heading: str, text: str):
     return cell
 
 
+def display_tables(source: str) -> str:
+    """``print(evaluation.format_table(...))`` and ``print(x.table())`` become rendered tables."""
+    for pattern, replacement in TABLE_RULES:
+        source = pattern.sub(replacement, source)
+    return source
+
+
 def prepare(notebook, number: str, url: str, solution: bool = False):
     """Return a prepared copy of ``notebook`` (an nbformat node) for notebook ``number`` ("01", ...)."""
     notebook = copy.deepcopy(notebook)
     notebook.metadata["kernelspec"] = dict(KERNEL)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.source = display_tables(cell.source)
     if solution:
         return notebook
     wanted = NOTES.get(number, {})

@@ -60,8 +60,11 @@ def test_prepare_is_idempotent_and_follows_the_rules(tmp_path):
         for cell in notebook.cells:  # every heading of level 1-2 at the top of a cell starts a slide
             if cell.cell_type == "markdown" and cell.source.startswith(("# ", "## ")):
                 assert cell.metadata.slideshow.slide_type == "slide"
-    for path in (root / "solutions").glob("*.ipynb"):
-        assert nbformat.read(path, as_version=4).metadata.kernelspec["name"] == "advlearn"
+    for path in root.rglob("*.ipynb"):
+        notebook = nbformat.read(path, as_version=4)
+        assert notebook.metadata.kernelspec["name"] == "advlearn"
+        code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+        assert "print(evaluation.format_table(" not in code and ".table())" not in code
 
 
 def test_a_new_notebook_is_prepared_by_the_same_rules(tmp_path):
@@ -74,7 +77,7 @@ def test_a_new_notebook_is_prepared_by_the_same_rules(tmp_path):
         nbformat.v4.new_code_cell("import helpers\nprofile = helpers.setup()"),
         nbformat.v4.new_markdown_cell("## 1. Graphs"),
         nbformat.v4.new_markdown_cell("Text under the heading."),
-        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("x = 1\nprint(evaluation.format_table(rows, columns=['a']))\nprint(curve.table())"),
         nbformat.v4.new_markdown_cell("**Warning: about 1 minute**"),
         nbformat.v4.new_code_cell("y = 2"),
     ]
@@ -84,6 +87,7 @@ def test_a_new_notebook_is_prepared_by_the_same_rules(tmp_path):
     assert [cell.metadata.slideshow.slide_type for cell in prepared.cells] == [
         "slide", "skip", "skip", "slide", "-", "subslide", "subslide", "-"]
     assert URL in prepared.cells[1].source and "requirements.txt" not in prepared.cells[1].source
+    assert prepared.cells[5].source == "x = 1\ndisplay(evaluation.styled_table(rows, columns=['a']))\ndisplay(curve.styled())"
     assert "github/example/fork-of-series/blob/main/notebooks/05_graph.ipynb" in prepared.cells[0].source
 
 
