@@ -674,6 +674,9 @@ def styled_table(rows: Iterable[Mapping], columns: Sequence[str] | None = None, 
     frame = results_table(rows, columns)
     formats = {column: (lambda value, key=column: _cell(key, value)) for column in frame.columns}
     styler = frame.style.format(formats).hide(axis="index")
+    text = [column for column in frame.columns if not all(_is_number(v) or v is None for v in frame[column].tolist())]
+    if text:  # names read left-aligned, numbers stay right-aligned
+        styler = styler.set_properties(subset=text, **{"text-align": "left"})
     scores = [column for column in frame.columns if _is_score(column, frame[column].tolist())]
     if colours and scores:
         styler = styler.background_gradient(cmap="RdYlGn", vmin=0.0, vmax=1.0, subset=scores)
