@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 SOLUTIONS := $(sort $(wildcard solutions/[0-9]*.ipynb))
 
-.PHONY: setup python-version kernel check student slides lab test unit execute prefetch benchmark clean help
+.PHONY: setup python-version kernel check student slides prepare lab test unit execute prefetch benchmark clean help
 
 help:
 	@echo "make setup      create .venv and install the pinned packages (the other targets do it when needed)"
@@ -22,6 +22,7 @@ help:
 	@echo "make unit       unit tests only"
 	@echo "make student    write student/: the notebooks without outputs or solutions, ready to hand out (offline)"
 	@echo "make slides     write slides/: reveal.js slides of every notebook, usable offline (press s for notes)"
+	@echo "make prepare    give every notebook its slides, presenter notes, kernel, Colab cell (after editing one)"
 	@echo "make execute    re-run every notebook in place (ADVLEARN_PROFILE, default workshop) to refresh outputs"
 	@echo "make prefetch   download and check the dataset and VGG-19 weights before going offline"
 	@echo "make benchmark  attack throughput benchmark"
@@ -74,6 +75,9 @@ check: $(STAMP)
 
 student: $(STAMP)
 	$(PY) scripts/make_student.py --output student
+
+prepare: $(STAMP)
+	$(PY) scripts/prepare_notebooks.py
 
 slides: $(STAMP)
 	$(PY) scripts/make_slides.py --output slides
