@@ -2,39 +2,66 @@
 #               make test  (set up .venv and run the tests and every notebook, smoke profile)
 PYTHON ?= python3
 VENV   ?= .venv
+# TensorFlow 2.21 and the pinned numpy 2.4, matplotlib 3.11, ipykernel 7.4 and hypothesis 6.170 need one of these.
+SUPPORTED_PYTHONS := 3.11 3.12 3.13
+KERNEL := advlearn
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+SOLUTIONS := $(sort $(wildcard solutions/[0-9]*.ipynb))
 
-.PHONY: setup lab test unit execute prefetch benchmark clean help
+.PHONY: setup python-version kernel check student slides prepare lab test unit execute prefetch benchmark clean help
 
 help:
 	@echo "make setup      create .venv and install the pinned packages (the other targets do it when needed)"
+	@echo "                PYTHON=python3.12 picks the Python that creates .venv (3.11 to 3.13)"
+	@echo "make kernel     also register the '$(KERNEL)' kernel for your own Jupyter or VS Code (~/.local/share/jupyter)"
 	@echo "make lab        set up and open the series in Jupyter Lab"
-	@echo "make test       set up, then run unit tests and execute every notebook (smoke profile)"
+	@echo "make check      pre-workshop check: is this machine ready? (offline, one screen, about 15 s)"
+	@echo "make test       set up, then run unit tests and execute every notebook and solution (smoke profile)"
 	@echo "make unit       unit tests only"
+	@echo "make student    write student/: the notebooks without outputs or solutions, ready to hand out (offline)"
+	@echo "make slides     write slides/: reveal.js slides of every notebook, usable offline (press s for notes)"
+	@echo "make prepare    give every notebook its slides, presenter notes, kernel, Colab cell (after editing one)"
 	@echo "make execute    re-run every notebook in place (ADVLEARN_PROFILE, default workshop) to refresh outputs"
 	@echo "make prefetch   download and check the dataset and VGG-19 weights before going offline"
 	@echo "make benchmark  attack throughput benchmark"
-	@echo "make clean      remove .venv, trained models (artifacts/) and caches"
+	@echo "make clean      remove .venv, trained models (artifacts/), caches, student/ and slides/"
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+# Refuses an unsupported Python before anything is downloaded: the Python of an existing .venv,
+# else $(PYTHON), which would create it.
+python-version:
+	@if [ -x $(PY) ]; then py=$(PY); where="the Python of $(VENV)"; else py="$(PYTHON)"; where="PYTHON=$(PYTHON)"; fi; \
+	found=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || found="not found"; \
+	case " $(SUPPORTED_PYTHONS) " in *" $$found "*) exit 0;; esac; \
+	echo "Unsupported Python: $$where is $$found. This series needs Python $(firstword $(SUPPORTED_PYTHONS)) to $(lastword $(SUPPORTED_PYTHONS)) (TensorFlow 2.21 and the pinned packages)."; \
+	echo "Pick another, for example:  make lab PYTHON=python3.12   (install one with your package manager, pyenv or 'uv python install 3.12')"; \
+	if [ -x $(PY) ]; then echo "$(VENV) was made with it: remove it first (make clean)."; fi; \
+	exit 1
+
+$(STAMP): requirements.txt pyproject.toml | python-version
+	@echo "Installing the pinned packages into $(VENV): about 2.8 GB on disk, downloaded once (mostly TensorFlow)."
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
-	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (advlearn)" >/dev/null
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (advlearn)" >/dev/null
 	touch $(STAMP)
 
+# For Jupyter installs outside .venv (Anaconda, system Jupyter, VS Code): the notebooks ask for this kernel by name.
+kernel: $(STAMP)
+	$(PY) -m ipykernel install --user --name $(KERNEL) --display-name "Python (advlearn)"
+
+# Opens at the repository root (README, notebooks/, solutions/ all reachable) with notebook 01 in view.
 # Jupyter refuses to start as root (containers, some cloud VMs) without --allow-root.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" notebooks/01_cnn_basics.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # pytest exits 5 when it collects nothing; that is not a failure here.
 test: $(STAMP)
-	ADVLEARN_PROFILE=smoke $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider tests $(NOTEBOOKS); \
+	ADVLEARN_PROFILE=smoke $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider tests $(NOTEBOOKS) $(SOLUTIONS); \
 	  status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; status=0; fi; exit $$status
 
 unit: $(STAMP)
@@ -43,6 +70,18 @@ unit: $(STAMP)
 execute: $(STAMP)
 	$(PY) scripts/execute_notebooks.py
 
+check: $(STAMP)
+	$(PY) -m helpers.check
+
+student: $(STAMP)
+	$(PY) scripts/make_student.py --output student
+
+prepare: $(STAMP)
+	$(PY) scripts/prepare_notebooks.py
+
+slides: $(STAMP)
+	$(PY) scripts/make_slides.py --output slides
+
 prefetch: $(STAMP)
 	$(PY) -m helpers.prefetch
 
@@ -50,4 +89,4 @@ benchmark: $(STAMP)
 	$(PY) benchmarks/attack_throughput.py
 
 clean:
-	rm -rf $(VENV) artifacts .pytest_cache
+	rm -rf $(VENV) artifacts .pytest_cache student slides

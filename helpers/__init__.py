@@ -15,6 +15,7 @@ and makes Neural Structured Learning importable on current TensorFlow (see
 * :mod:`helpers.defenses` - adversarial regularization with NSL (notebook 04)
 * :mod:`helpers.plots` - figures with one colour per model across the series
 * :mod:`helpers.prefetch` - ``make prefetch``: dataset and VGG-19 weights before going offline
+* :mod:`helpers.check` - ``make check``: is this machine ready for the workshop? (offline)
 """
 
 from helpers.environment import configure as _configure

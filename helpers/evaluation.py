@@ -140,9 +140,17 @@ class RobustnessCurve(list):
         """True when sanity checks ran and every one passed (False with no checks, e.g. ``check=False``)."""
         return bool(self.checks) and all(check.passed for check in self.checks)
 
-    def table(self, *, wide: bool = True, markdown: bool = True) -> str:
-        """The curve as text: one line per series with a column per epsilon, or tidy rows."""
-        return format_table(wide_rows(self) if wide else self, markdown=markdown)
+    def table(self, *, wide: bool = True) -> str:
+        """The curve as plain text: one line per series with a column per epsilon, or tidy rows."""
+        return format_table(wide_rows(self) if wide else self)
+
+    def frame(self, *, wide: bool = True):
+        """The curve as a pandas DataFrame (see :func:`results_table`)."""
+        return results_table(wide_rows(self) if wide else self)
+
+    def styled(self, *, wide: bool = True):
+        """The curve as a rendered table for a notebook (see :func:`styled_table`)."""
+        return styled_table(wide_rows(self) if wide else self)
 
 
 # ----------------------------------------------------------------------------
@@ -602,7 +610,7 @@ def report_checks(checks: Sequence[CheckResult], *, file=None) -> bool:
 
 
 # ----------------------------------------------------------------------------
-# Tables as text.
+# Tables: pandas DataFrames for notebooks, plain text for logs and tests.
 # ----------------------------------------------------------------------------
 
 
@@ -616,11 +624,25 @@ def wide_rows(rows: Iterable[Mapping]) -> list[dict]:
     return wide
 
 
+def _columns(rows: list[Mapping], columns: Sequence[str] | None) -> list[str]:
+    if columns is not None:
+        return list(columns)
+    keys = list(dict.fromkeys(key for row in rows for key in row))
+    return [key for key in _COLUMNS if key in keys] + [key for key in keys if key not in _COLUMNS]
+
+
+def _is_score(column: str, values) -> bool:
+    """Accuracies and other shares in [0, 1]: shown to 3 decimals, coloured by value."""
+    numbers = [v for v in values if _is_number(v)]
+    return bool(numbers) and all(isinstance(v, (float, np.floating)) for v in numbers) and column not in (
+        "epsilon", "seconds", "training s", "s / epoch") and all(-1.0 <= v <= 1.0 for v in numbers)
+
+
 def _cell(key: str, value) -> str:
-    """A value as table text: accuracies to 3 decimals, epsilons as given, seconds to 0.1, None as '-'."""
-    if value is None:
+    """A value as table text: shares to 3 decimals, epsilons as given, seconds to 0.1, None as '-'."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
         return "-"
-    if isinstance(value, float):
+    if isinstance(value, (float, np.floating)):
         if key == "seconds":
             return f"{value:.1f}"
         if key == "epsilon":
@@ -631,25 +653,50 @@ def _cell(key: str, value) -> str:
     return str(value)
 
 
-def format_table(rows: Iterable[Mapping], columns: Sequence[str] | None = None, *, markdown: bool = True) -> str:
-    """Rows of dicts as a Markdown table (or aligned plain text with ``markdown=False``)."""
+def results_table(rows: Iterable[Mapping], columns: Sequence[str] | None = None):
+    """Rows of dicts as a pandas DataFrame, columns in the series' usual order (or ``columns``).
+
+    The values stay numbers, for sorting and plotting; :func:`styled_table` is
+    the form to show in a notebook and :func:`format_table` the plain-text one.
+    """
+    import pandas as pd
+
     rows = list(rows)
-    if not rows:
+    columns = _columns(rows, columns)
+    return pd.DataFrame([{key: row.get(key) for key in columns} for row in rows], columns=columns)
+
+
+def styled_table(rows: Iterable[Mapping], columns: Sequence[str] | None = None, *, colours: bool = True):
+    """The table as Jupyter shows it: accuracies to 3 decimals, coloured red (0) to green (1), no index.
+
+    Returns a pandas ``Styler``; a notebook cell that ends with it renders an HTML table.
+    """
+    frame = results_table(rows, columns)
+    formats = {column: (lambda value, key=column: _cell(key, value)) for column in frame.columns}
+    styler = frame.style.format(formats).hide(axis="index")
+    text = [column for column in frame.columns if not all(_is_number(v) or v is None for v in frame[column].tolist())]
+    if text:  # names read left-aligned, numbers stay right-aligned
+        styler = styler.set_properties(subset=text, **{"text-align": "left"})
+    scores = [column for column in frame.columns if _is_score(column, frame[column].tolist())]
+    if colours and scores:
+        styler = styler.background_gradient(cmap="RdYlGn", vmin=0.0, vmax=1.0, subset=scores)
+    return styler
+
+
+def format_table(rows: Iterable[Mapping], columns: Sequence[str] | None = None) -> str:
+    """The table as plain, aligned text for logs and tests: numbers right-aligned, formatted as in notebooks."""
+    frame = results_table(rows, columns)
+    if frame.empty:
         return "(no rows)"
-    if columns is None:
-        keys = list(dict.fromkeys(key for row in rows for key in row))
-        columns = [key for key in _COLUMNS if key in keys] + [key for key in keys if key not in _COLUMNS]
-    cells = [[_cell(key, row.get(key, "")) for key in columns] for row in rows]
-    widths = [max(len(str(column)), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)]
-    numeric = [all(_is_number(row.get(key)) for row in rows) for key in columns]
-
-    def line(values):
-        padded = [value.rjust(w) if right else value.ljust(w) for value, w, right in zip(values, widths, numeric)]
-        return ("| " + " | ".join(padded) + " |") if markdown else "  ".join(padded)
-
-    rule = ["-" * (w - 1) + ":" if right else "-" * w for w, right in zip(widths, numeric)]
-    body = [line(columns)] + ([("|" + "|".join(f" {r} " for r in rule) + "|")] if markdown else [line(["-" * w for w in widths])])
-    return "\n".join(body + [line(values) for values in cells])
+    text = {}
+    for column in frame.columns:
+        values = frame[column].tolist()
+        cells = [_cell(column, value) for value in values]
+        width = max(len(str(column)), *map(len, cells))
+        right = all(_is_number(value) or value is None for value in values)
+        pad = (lambda cell, w=width: cell.rjust(w)) if right else (lambda cell, w=width: cell.ljust(w))
+        text[pad(str(column))] = [pad(cell) for cell in cells]
+    return "\n".join(line.rstrip() for line in type(frame)(text).to_string(index=False).splitlines())
 
 
 def _is_number(value) -> bool:

@@ -116,9 +116,11 @@ def test_curve_on_undefended_models_passes_its_sanity_checks(curve):
 
 def test_curve_tables(curve):
     wide = curve.table()
-    assert wide.splitlines()[0].split("|")[1:-1] == [" model ", " attack ", " setting   ", " norm ", " eps=0 ", " eps=0.05 ", " eps=0.1 ", " eps=0.3 "]
-    assert len(wide.splitlines()) == 2 + 4
-    tidy = curve.table(wide=False, markdown=False)
+    assert wide.splitlines()[0].split() == ["model", "attack", "setting", "norm", "eps=0", "eps=0.05", "eps=0.1", "eps=0.3"]
+    assert len(wide.splitlines()) == 1 + 4
+    assert list(curve.frame().columns) == wide.splitlines()[0].split()
+    assert "eps=0.05" in curve.styled().to_html()
+    tidy = curve.table(wide=False)
     assert tidy.splitlines()[0].split() == ["model", "attack", "setting", "norm", "epsilon", "accuracy", "n", "seconds"]
 
 
@@ -230,15 +232,29 @@ def test_report_checks_prints_and_warns(capsys):
 # ----------------------------------------------------------------------------
 
 
-def test_format_table_markdown_and_text():
+def test_format_table_plain_text():
     rows = [{"model": "cnn", "epsilon": 0.05, "accuracy": 0.4567, "n": 10000}]
     assert evaluation.format_table(rows).splitlines() == [
-        "| model | epsilon | accuracy |      n |",
-        "| ----- | ------: | -------: | -----: |",
-        "| cnn   |    0.05 |    0.457 | 10,000 |",
+        "model epsilon accuracy      n",
+        "cnn      0.05    0.457 10,000",
     ]
-    assert evaluation.format_table(rows, ["model", "accuracy"], markdown=False).splitlines()[2] == "cnn       0.457"
+    assert evaluation.format_table(rows, ["model", "accuracy"]).splitlines()[1] == "cnn      0.457"
     assert evaluation.format_table([]) == "(no rows)"
+
+
+def test_results_table_is_a_dataframe_with_numbers():
+    rows = [{"accuracy": 0.4567, "model": "cnn", "n": 10}, {"model": "adv", "accuracy": 0.5, "n": 20, "extra": "x"}]
+    frame = evaluation.results_table(rows)
+    assert list(frame.columns) == ["model", "accuracy", "n", "extra"]
+    assert frame["accuracy"].tolist() == [0.4567, 0.5] and frame["n"].tolist() == [10, 20]
+
+
+def test_styled_table_formats_and_colours_accuracies():
+    rows = [{"model": "cnn", "epsilon": 0.05, "accuracy": 0.4567, "n": 10000, "transfer_rate": None}]
+    html = evaluation.styled_table(rows).to_html()
+    assert "0.457" in html and "10,000" in html and ">-<" in html.replace(" ", "")
+    assert "background-color" in html
+    assert "background-color" not in evaluation.styled_table(rows, colours=False).to_html()
 
 
 def test_wide_rows():
