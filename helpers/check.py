@@ -49,10 +49,10 @@ IMPORT_NAMES = {
 # them lean long: read them as upper bounds.
 REFERENCE_MACHINE = "a 2-core CPU without a GPU"
 REFERENCE_NOTEBOOK_SECONDS = {
-    "01_cnn_basics": 109,
-    "02_transfer_learning_vgg19": 432,
-    "03_adversarial_attacks_fgsm": 104,
-    "04_adversarial_regularization_nsl": 389,
+    "01_cnn_basics": 158,
+    "02_transfer_learning_vgg19": 436,
+    "03_adversarial_attacks_fgsm": 84,
+    "04_adversarial_regularization_nsl": 330,
 }
 # timed_epoch() on that machine type (2026-11-25): 1,960 to 2,085 images/s in its quieter runs; the CPU
 # is shared with other jobs, and its busiest runs (600 to 1,250) were left out. Estimates are +-30 % at best.
