@@ -575,12 +575,12 @@ def pack_with_nsl(graph: SimilarityGraph, centres, images, max_neighbors: int, f
                 str(folder / "graph.tsv"), str(folder / "packed.tfr"), max_nbrs=max_neighbors,
                 id_feature_name=ID_FEATURE,
             )
-        records = list(tf.data.TFRecordDataset(str(folder / "packed.tfr")).map(lambda r: tf.io.parse_single_example(r, spec)))
-    by_id = {record[ID_FEATURE].numpy().decode("utf-8"): record for record in records}
-    order = [by_id[graph.ids[i]] for i in centres]
-    packed = {name: np.stack([record[name].numpy() for record in order]) for name in [feature] + [n for pair in names for n in pair]}
-    packed["NL_num_nbrs"] = np.stack([record["NL_num_nbrs"].numpy() for record in order])
-    return packed
+        # Parsed eagerly in one batch: no traced function (TensorFlow would write its code to the temp folder).
+        serialized = tf.stack(list(tf.data.TFRecordDataset(str(folder / "packed.tfr"))))
+        parsed = {name: value.numpy() for name, value in tf.io.parse_example(serialized, spec).items()}
+    row_of = {node_id.decode("utf-8"): row for row, node_id in enumerate(parsed.pop(ID_FEATURE))}
+    order = np.array([row_of[graph.ids[i]] for i in centres])
+    return {name: value[order] for name, value in parsed.items()}
 
 
 # ----------------------------------------------------------------------------

@@ -167,7 +167,7 @@ def train_base(images, labels, steps: int, *, rounds: int = 1, batch_size: int =
     images = checks.check_images(images)
     labels = checks.check_labels(labels, len(images), len(CLASS_NAMES))
     tf.keras.utils.set_random_seed(seed)
-    model = (build or (lambda: _models.build_cnn(name="base")))()
+    model = _models.compile_classifier((build or (lambda: _models.build_cnn(name="base")))())
     history, seconds = _fit(model, _batches(images, labels, batch_size, seed), steps, rounds, validation, verbose)
     return model, history, seconds
 
