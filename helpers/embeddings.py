@@ -11,6 +11,10 @@ takes a label, by construction: every function receives images only.
   autoencoder that learns to squeeze an image through ``code_size`` numbers
   and rebuild it; its encoder is the embedding.
 * :func:`embed` - the embedding of many images with either of them.
+* :func:`centre` - subtract the mean embedding. Cosine similarity (what NSL's
+  graph builder compares) measures directions from the origin: codes that all
+  share a large common part point the same way, and every pair looks similar.
+  PCA's embedding is centred by construction; an autoencoder's code is not.
 
 Images are float32 ``(N, 28, 28, 1)`` (or ``(N, 28, 28)``) in [0, 1], as
 :func:`helpers.data.to_model_input` returns them.
@@ -26,7 +30,7 @@ import tensorflow as tf
 
 from helpers import checks
 
-__all__ = ["PCAEmbedding", "fit_pca", "build_autoencoder", "train_autoencoder", "embed"]
+__all__ = ["PCAEmbedding", "fit_pca", "build_autoencoder", "train_autoencoder", "embed", "centre"]
 
 
 def _flat_images(images, name: str = "images") -> np.ndarray:
@@ -130,3 +134,13 @@ def embed(embedder, images, batch_size: int = 2000) -> np.ndarray:
         images = images[..., np.newaxis]
     batch_size = checks.check_batch_size(batch_size)
     return np.asarray(embedder.predict(images, batch_size=batch_size, verbose=0), dtype=np.float32)
+
+
+def centre(vectors) -> np.ndarray:
+    """``vectors`` minus their mean row, so that cosine similarity compares how embeddings differ from the average."""
+    array = np.asarray(vectors)
+    if array.ndim != 2 or array.dtype.kind not in "iuf" or len(array) < 2:
+        raise ValueError(f"centre needs an array of shape (N >= 2, dims) of numbers, got {array.dtype} of shape {array.shape}.")
+    if not np.isfinite(array).all():
+        raise ValueError("vectors contain NaN or infinite values.")
+    return (array - array.mean(axis=0)).astype(np.float32)

@@ -355,3 +355,29 @@ def test_base_and_graph_models_start_from_the_same_weights():
                                                      build=_tiny_model, seed=4)
     for a, b in zip(base.get_weights(), regularized.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_centre_removes_the_common_direction():
+    codes = np.array([[10.0, 1.0], [10.0, -1.0], [10.0, 0.5]])
+    centred = embeddings.centre(codes)
+    np.testing.assert_allclose(centred.mean(axis=0), 0, atol=1e-6)
+    cosine = centred[0] @ centred[1] / np.linalg.norm(centred[0]) / np.linalg.norm(centred[1])
+    assert cosine < 0  # before centring these two codes had a cosine similarity of 0.98
+    with pytest.raises(ValueError, match="shape \\(N >= 2, dims\\)"):
+        embeddings.centre(codes[:1])
+
+
+def test_every_profile_has_usable_graph_settings():
+    from helpers.profiles import PROFILES
+
+    for profile in PROFILES.values():
+        assert profile.graph_embedding in ("pca", "autoencoder")
+        for threshold in (*profile.graph_thresholds, profile.graph_pca_threshold, profile.graph_autoencoder_threshold):
+            assert 0 <= threshold <= 1
+        validation = round(profile.graph_labels_per_class * profile.graph_validation_fraction)
+        assert profile.graph_labels_per_class - max(1, validation) >= 1
+        assert profile.graph_steps % profile.graph_rounds == 0
+        assert profile.graph_epsilons[0] == 0.0 and max(profile.graph_epsilons) >= 0.3  # sanity checks need both
+        assert all(budget >= 2 for budget in profile.graph_budgets)
+    smoke = PROFILES["smoke"]
+    assert smoke.graph_steps <= 50 and smoke.graph_lsh_splits == 0 and len(smoke.graph_seeds) == 1
