@@ -21,6 +21,9 @@ module feeds them, reads back what they write, and measures it.
   predictions from a few labelled nodes, to compare with a model's.
 * :func:`edge_information` - whether the neighbours the graph gives a model
   tell it anything it does not already predict.
+* :func:`side_information_graph` - a thought experiment, not a method: a graph
+  with a chosen homophily whose edges ignore what the images look like, made
+  from the hidden classes, to show when a graph helps.
 
 Two facts about NSL 1.4 on current Python/NumPy that shape the code:
 ``nsl.tools.read_tsv_graph`` (which ``pack_nbrs`` calls) opens files in mode
@@ -53,7 +56,9 @@ __all__ = [
     "SimilarityGraph",
     "node_ids",
     "write_embeddings",
+    "UNLABELLED",
     "read_graph",
+    "graph_builder_config",
     "build_graph",
     "graph_statistics",
     "neighbor_feature_names",
@@ -62,6 +67,7 @@ __all__ = [
     "neighbour_vote",
     "label_propagation",
     "edge_information",
+    "side_information_graph",
 ]
 
 ID_FEATURE = "id"
@@ -372,6 +378,18 @@ def _most_similar_pair(embeddings: np.ndarray, limit: int = 4000) -> float:
     return float(similarity.max())
 
 
+def graph_builder_config(threshold: float, lsh_splits: int = 0, lsh_rounds: int = 1, seed: int = 0):
+    """The ``nsl.configs.GraphBuilderConfig`` that :func:`build_graph` passes to ``nsl.tools.build_graph_from_config``."""
+    threshold = _check_threshold(threshold)
+    lsh_splits = checks.check_whole_number(lsh_splits, "lsh_splits", minimum=0, maximum=30)
+    lsh_rounds = checks.check_whole_number(lsh_rounds, "lsh_rounds", minimum=1)
+    seed = checks.check_seed(seed, allow_none=False)
+    return _nsl().configs.GraphBuilderConfig(
+        id_feature_name=ID_FEATURE, embedding_feature_name=EMBEDDING_FEATURE, similarity_threshold=threshold,
+        lsh_splits=lsh_splits, lsh_rounds=lsh_rounds, random_seed=seed,
+    )
+
+
 def build_graph(ids: Sequence[str], embeddings, threshold: float, *, lsh_splits: int = 0, lsh_rounds: int = 1,
                 seed: int = 0, allow_empty: bool = False) -> SimilarityGraph:
     """Build the similarity graph of ``embeddings`` with ``nsl.tools.build_graph_from_config``.
@@ -390,15 +408,9 @@ def build_graph(ids: Sequence[str], embeddings, threshold: float, *, lsh_splits:
     """
     embeddings = _check_embeddings(embeddings)
     ids = _check_ids(ids, len(embeddings))
-    threshold = _check_threshold(threshold)
-    lsh_splits = checks.check_whole_number(lsh_splits, "lsh_splits", minimum=0, maximum=30)
-    lsh_rounds = checks.check_whole_number(lsh_rounds, "lsh_rounds", minimum=1)
-    seed = checks.check_seed(seed, allow_none=False)
+    config = graph_builder_config(threshold, lsh_splits, lsh_rounds, seed)
+    threshold = config.similarity_threshold
     nsl = _nsl()
-    config = nsl.configs.GraphBuilderConfig(
-        id_feature_name=ID_FEATURE, embedding_feature_name=EMBEDDING_FEATURE, similarity_threshold=threshold,
-        lsh_splits=lsh_splits, lsh_rounds=lsh_rounds, random_seed=seed,
-    )
     with tempfile.TemporaryDirectory(prefix="advlearn_graph_") as folder:
         records = write_embeddings(Path(folder) / "embeddings.tfr", ids, embeddings)
         tsv = Path(folder) / "graph.tsv"
@@ -680,3 +692,48 @@ def edge_information(graph: SimilarityGraph, centres, centre_labels, neighbour_c
         "useful": float(np.mean(graph_right & ~model_right_for_graph)) if present.any() else float("nan"),
         "harmful": float(np.mean(~graph_right & model_right)) if present.any() else float("nan"),
     }
+
+
+def side_information_graph(labels, centres, max_neighbors: int, homophily: float, *, exclude=(), seed: int = 0,
+                           classes: int = len(CLASS_NAMES)) -> SimilarityGraph:
+    """A graph that knows what the pixels do not show. **A thought experiment: it reads every node's class.**
+
+    Each centre is joined (weight 1) to ``max_neighbors`` nodes drawn at random,
+    not by similarity: each neighbour is of the centre's class with probability
+    ``homophily``, of another class otherwise. Real graphs of this kind come
+    from side information, such as links between pages, products bought together
+    or papers citing each other: relations that pixels cannot reveal. Here the
+    hidden classes of the unlabelled nodes play that part, at the homophily of a
+    real similarity graph, to separate *how right* a graph's edges are from
+    *what they add* to the features. Never a way to use unlabelled images: it
+    needs their labels.
+
+    Neighbours are never centres nor in ``exclude`` (a validation split), so
+    every centre has exactly ``max_neighbors`` neighbours.
+    """
+    labels = _check_node_labels(labels, len(np.asarray(labels)), classes, allow_unlabelled=False)
+    centres = _check_nodes(centres, len(labels))
+    max_neighbors = checks.check_whole_number(max_neighbors, "max_neighbors", minimum=1)
+    homophily = checks.check_number(homophily, "homophily", minimum=0.0, maximum=1.0)
+    seed = checks.check_seed(seed, allow_none=False)
+    excluded = np.zeros(len(labels), bool)
+    excluded[centres] = True
+    if len(exclude):
+        excluded[_check_nodes(np.asarray(exclude), len(labels), "exclude")] = True
+    candidates = [np.flatnonzero((labels == c) & ~excluded) for c in range(classes)]
+    others = [np.flatnonzero((labels != c) & ~excluded) for c in range(classes)]
+    empty = [c for c in range(classes) if (c in labels[centres]) and (len(candidates[c]) == 0 or len(others[c]) == 0)]
+    if empty:
+        raise GraphError(f"no candidate neighbours for class(es) {empty}: give more nodes than centres.")
+    rng = np.random.default_rng(seed)
+    sources, targets = [], []
+    for centre in centres:
+        own = labels[centre]
+        same = rng.random(max_neighbors) < homophily
+        chosen = np.where(same, rng.choice(candidates[own], max_neighbors), rng.choice(others[own], max_neighbors))
+        sources.extend([centre] * max_neighbors)
+        targets.extend(chosen.tolist())
+    sources, targets = np.array(sources), np.array(targets)
+    pairs = np.unique(np.stack([sources, targets], axis=1), axis=0)  # a repeated draw is one edge
+    both = np.concatenate([pairs, pairs[:, ::-1]])
+    return SimilarityGraph.from_edges(node_ids(len(labels)), both[:, 0], both[:, 1], np.ones(len(both)), 1.0)

@@ -76,10 +76,9 @@ class Profile:
     graph_pca_dims: int  # pixel-PCA embedding size
     graph_autoencoder_epochs: int  # epochs of the autoencoder embedding (trained on the pool's images, no labels)
     graph_embedding: str  # "pca" or "autoencoder": the embedding the main graph is built from
-    graph_thresholds: tuple[float, ...]  # edge thresholds compared on a sample, per embedding: see graph_threshold_sample
     graph_threshold_sample: int  # images in the sample graphs that compare embeddings and thresholds
-    graph_pca_threshold: float  # cosine similarity for an edge in the pixel-PCA graph
-    graph_autoencoder_threshold: float  # ... and in the autoencoder graph (its 32-number codes are more alike)
+    graph_pca_thresholds: tuple[float, ...]  # thresholds compared for the pixel-PCA graph; the middle one is used
+    graph_autoencoder_thresholds: tuple[float, ...]  # ... and for the autoencoder's (its 32-number codes are more alike)
     graph_lsh_splits: int  # NSL's LSH: compare only nodes in the same of 2**splits random buckets (0: every pair)
     graph_lsh_rounds: int  # independent bucketings; an edge found in any round is kept
     graph_neighbors: int  # neighbours packed per labelled image (max_neighbors)
@@ -143,10 +142,9 @@ PROFILES: dict[str, Profile] = {
         graph_pca_dims=32,
         graph_autoencoder_epochs=1,
         graph_embedding="autoencoder",
-        graph_thresholds=(0.95, 0.975, 0.99),
         graph_threshold_sample=500,
-        graph_pca_threshold=0.9,
-        graph_autoencoder_threshold=0.975,
+        graph_pca_thresholds=(0.85, 0.9, 0.95),
+        graph_autoencoder_thresholds=(0.95, 0.975, 0.99),
         graph_lsh_splits=0,
         graph_lsh_rounds=1,
         graph_neighbors=3,
@@ -199,10 +197,9 @@ PROFILES: dict[str, Profile] = {
         graph_pca_dims=64,
         graph_autoencoder_epochs=5,
         graph_embedding="autoencoder",
-        graph_thresholds=(0.95, 0.975, 0.99),
         graph_threshold_sample=2000,
-        graph_pca_threshold=0.9,
-        graph_autoencoder_threshold=0.975,
+        graph_pca_thresholds=(0.85, 0.9, 0.95),
+        graph_autoencoder_thresholds=(0.95, 0.975, 0.99),
         graph_lsh_splits=10,
         graph_lsh_rounds=10,
         graph_neighbors=3,
@@ -255,10 +252,9 @@ PROFILES: dict[str, Profile] = {
         graph_pca_dims=64,
         graph_autoencoder_epochs=20,
         graph_embedding="autoencoder",
-        graph_thresholds=(0.95, 0.975, 0.99),
         graph_threshold_sample=5000,
-        graph_pca_threshold=0.9,
-        graph_autoencoder_threshold=0.975,
+        graph_pca_thresholds=(0.85, 0.9, 0.95),
+        graph_autoencoder_thresholds=(0.95, 0.975, 0.99),
         graph_lsh_splits=12,
         graph_lsh_rounds=10,
         graph_neighbors=3,

@@ -372,8 +372,9 @@ def test_every_profile_has_usable_graph_settings():
 
     for profile in PROFILES.values():
         assert profile.graph_embedding in ("pca", "autoencoder")
-        for threshold in (*profile.graph_thresholds, profile.graph_pca_threshold, profile.graph_autoencoder_threshold):
-            assert 0 <= threshold <= 1
+        for thresholds in (profile.graph_pca_thresholds, profile.graph_autoencoder_thresholds):
+            assert len(thresholds) % 2 == 1 and list(thresholds) == sorted(thresholds)  # a middle one, the one used
+            assert all(0 <= threshold <= 1 for threshold in thresholds)
         validation = round(profile.graph_labels_per_class * profile.graph_validation_fraction)
         assert profile.graph_labels_per_class - max(1, validation) >= 1
         assert profile.graph_steps % profile.graph_rounds == 0
@@ -381,3 +382,15 @@ def test_every_profile_has_usable_graph_settings():
         assert all(budget >= 2 for budget in profile.graph_budgets)
     smoke = PROFILES["smoke"]
     assert smoke.graph_steps <= 50 and smoke.graph_lsh_splits == 0 and len(smoke.graph_seeds) == 1
+
+
+def test_side_information_graph_has_the_asked_homophily_and_spares_held_out_nodes():
+    labels = np.repeat(np.arange(10), 200)
+    centres = np.arange(0, 2000, 40)
+    held_out = np.arange(1, 2000, 40)
+    graph = graphs.side_information_graph(labels, centres, 5, 0.8, exclude=held_out, seed=2)
+    positions, weights = graph.top_neighbors(centres, 5)
+    assert (positions >= 0).mean() > 0.99 and set(np.unique(weights[positions >= 0])) == {1.0}
+    same = labels[positions[positions >= 0]] == np.repeat(labels[centres], 5)[(positions >= 0).ravel()]
+    assert 0.72 < same.mean() < 0.88
+    assert not np.isin(positions, np.concatenate([centres, held_out])).any()
