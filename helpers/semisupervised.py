@@ -190,11 +190,13 @@ def train_graph_regularized(packed: dict, labels, config, steps: int, *, rounds:
     steps, rounds, batch_size, seed = _check_training(steps, rounds, batch_size, seed)
     if not isinstance(packed, dict) or _models.INPUT_NAME not in packed:
         raise TypeError(f"packed must be the dict of helpers.graphs.pack_neighbors (with an {_models.INPUT_NAME!r} key).")
-    count = len(packed[_models.INPUT_NAME])
-    wrong = {name: len(value) for name, value in packed.items() if len(value) != count}
+    # NL_num_nbrs (from NSL's pack_nbrs) only counts the neighbours; the model does not take it.
+    features = {name: value for name, value in packed.items() if name != "NL_num_nbrs"}
+    count = len(features[_models.INPUT_NAME])
+    wrong = {name: len(value) for name, value in features.items() if len(value) != count}
     if wrong:
         raise ValueError(f"every packed feature must have one row per centre ({count}); these differ: {wrong}.")
-    for name, value in packed.items():
+    for name, value in features.items():
         if not name.endswith("_weight"):
             checks.check_images(value, f"packed[{name!r}]")
     labels = checks.check_labels(labels, count, len(CLASS_NAMES))
@@ -213,7 +215,6 @@ def train_graph_regularized(packed: dict, labels, config, steps: int, *, rounds:
     model = (build or (lambda: _models.build_cnn(name="graph_regularized")))()
     wrapper = nsl.keras.GraphRegularization(model, config)
     _models.compile_classifier(wrapper)  # the same optimizer, loss and metric as the base model
-    features = {name: value for name, value in packed.items() if name != "NL_num_nbrs"}
     history, seconds = _fit(
         wrapper, _batches(features, labels, batch_size, seed, sample_weight), steps, rounds, validation, verbose
     )
