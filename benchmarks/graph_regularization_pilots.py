@@ -62,6 +62,10 @@ VARIANTS = {
     "pca k10 m1 l2": ("pca", 10, 1.0, "l2", False),
     "ae k3 m1 l2": ("ae", 3, 1.0, "l2", False),
     "pca k3 m1 l2 +unlabelled centres": ("pca", 3, 1.0, "l2", True),
+    "ae k3 m5 l2": ("ae", 3, 5.0, "l2", False),
+    "ae k3 m20 l2": ("ae", 3, 20.0, "l2", False),
+    "ae k3 m50 l2": ("ae", 3, 50.0, "l2", False),
+    "pca k3 m20 l2": ("pca", 3, 20.0, "l2", False),
 }
 # Thresholds giving a median of about 10-20 edges per node on a 10,000-image pool (measured on the pool's
 # graph without labels); the packing takes the heaviest max_neighbors of them.

@@ -63,12 +63,14 @@ class PCAEmbedding:
 
 def fit_pca(images, dims: int) -> PCAEmbedding:
     """Principal components of ``images`` (no labels): the top ``dims`` eigenvectors of the pixel covariance."""
-    flat = _flat_images(images).astype(np.float64)
+    flat = _flat_images(images)
     dims = checks.check_whole_number(dims, "dims", minimum=1, maximum=flat.shape[1])
     if len(flat) < 2:
         raise ValueError(f"fit_pca needs at least 2 images to measure how they vary, got {len(flat)}.")
-    mean = flat.mean(axis=0)
-    covariance = np.cov(flat - mean, rowvar=False)
+    mean = flat.mean(axis=0, dtype=np.float64)
+    centred = flat - mean.astype(np.float32)
+    # One float32 matrix product (fast BLAS), then the small pixels x pixels eigenproblem in float64.
+    covariance = (centred.T @ centred).astype(np.float64) / (len(flat) - 1)
     variances, vectors = np.linalg.eigh(covariance)  # ascending order
     order = np.argsort(variances)[::-1][:dims]
     total = float(variances.sum()) or 1.0

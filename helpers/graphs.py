@@ -318,13 +318,6 @@ class SimilarityGraph:
         keep = ~(dropped[self.sources] | dropped[self.targets])
         return SimilarityGraph.from_edges(self.ids, self.sources[keep], self.targets[keep], self.weights[keep], self.threshold)
 
-    def as_nsl_dict(self) -> dict:
-        """The graph as NSL's tools hold it: ``{source id: {target id: weight}}``."""
-        graph: dict = {}
-        for source, target, weight in zip(self.sources, self.targets, self.weights):
-            graph.setdefault(self.ids[source], {})[self.ids[target]] = float(weight)
-        return graph
-
 
 def _check_nodes(nodes, count: int, name: str = "centres") -> np.ndarray:
     """Node positions as int64, each in 0..count-1, at least one."""
