@@ -1,0 +1,267 @@
+"""Few labels, many unlabelled images: the split, and training with and without a graph (notebook 05).
+
+* :func:`labelled_split` - which training images keep their label (a
+  class-balanced budget), which of those form the validation split, and which
+  are unlabelled.
+* :func:`graph_reg_config` - NSL's graph-regularization config.
+* :func:`train_base` / :func:`train_graph_regularized` - the series' small CNN
+  trained for the same number of updates on the same batches of labelled
+  images; the graph-regularized one also sees each image's packed neighbours
+  (``nsl.keras.GraphRegularization``). Both return ``(model, history, seconds)``.
+* :func:`budget_experiment` - both models at several label budgets and seeds,
+  as tidy rows for :func:`helpers.transfer.summarize` and
+  :func:`helpers.plots.plot_label_budget`.
+
+The training loss of the graph-regularized model is
+``supervised_loss + multiplier * neighbour_loss``, the slides' ``total_loss``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from helpers import checks
+from helpers import evaluation as _evaluation
+from helpers import graphs as _graphs
+from helpers import models as _models
+from helpers.data import CLASS_NAMES
+
+__all__ = [
+    "LabelledSplit",
+    "labelled_split",
+    "graph_reg_config",
+    "train_base",
+    "train_graph_regularized",
+    "budget_experiment",
+]
+
+
+@dataclass(frozen=True)
+class LabelledSplit:
+    """Positions in the training set: ``train`` and ``validation`` keep their labels, ``unlabelled`` do not."""
+
+    per_class: int
+    train: np.ndarray
+    validation: np.ndarray
+    unlabelled: np.ndarray
+
+    @property
+    def labelled(self) -> int:
+        """The label budget: labelled images, validation included."""
+        return len(self.train) + len(self.validation)
+
+    def describe(self, total: int) -> str:
+        return (
+            f"{self.per_class} labelled images per class = {self.labelled:,} labels ({self.labelled / total:.2%} of "
+            f"{total:,} training images): {len(self.train):,} to train, {len(self.validation):,} to validate; "
+            f"{len(self.unlabelled):,} unlabelled"
+        )
+
+
+def labelled_split(labels, per_class: int, validation_fraction: float = 0.2, seed: int = 0,
+                   classes: int = len(CLASS_NAMES)) -> LabelledSplit:
+    """Choose ``per_class`` labelled images of every class, ``validation_fraction`` of them for validation.
+
+    Every class keeps at least one labelled training image and, when
+    ``validation_fraction > 0``, at least one validation image. Everything else
+    is unlabelled (its label is never to be used). Raises when a class has too
+    few images for the budget.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise TypeError(f"labels must be a 1-D array of class numbers, got {labels.dtype} of shape {labels.shape}.")
+    per_class = checks.check_whole_number(per_class, "per_class", minimum=1)
+    validation_fraction = checks.check_number(validation_fraction, "validation_fraction", minimum=0.0, maximum=0.9)
+    seed = checks.check_seed(seed, allow_none=False)
+    validation_per_class = int(round(per_class * validation_fraction))
+    if validation_fraction > 0:
+        validation_per_class = max(1, validation_per_class)
+    if per_class - validation_per_class < 1:
+        raise ValueError(
+            f"per_class={per_class} with validation_fraction={validation_fraction:g} leaves no labelled training image "
+            "per class: raise per_class to at least 2 or lower validation_fraction."
+        )
+    rng = np.random.default_rng(seed)
+    train, validation = [], []
+    for label in range(classes):
+        members = np.flatnonzero(labels == label)
+        if len(members) < per_class:
+            name = CLASS_NAMES[label] if label < len(CLASS_NAMES) else str(label)
+            raise ValueError(
+                f"class {label} ({name}) has {len(members)} training image(s); per_class={per_class} asks for more. "
+                "Lower the label budget."
+            )
+        chosen = rng.choice(members, per_class, replace=False)
+        validation.append(chosen[:validation_per_class])
+        train.append(chosen[validation_per_class:])
+    train, validation = rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(validation))
+    unlabelled = np.setdiff1d(np.arange(len(labels)), np.concatenate([train, validation]))
+    return LabelledSplit(per_class, train, validation, unlabelled)
+
+
+def graph_reg_config(max_neighbors: int, multiplier: float, distance_type: str = "l2"):
+    """``nsl.configs.make_graph_reg_config``: how many neighbours, how much their loss counts, and how it is measured.
+
+    The neighbour loss compares the model's class probabilities for an image and
+    for each neighbour (``distance_type`` ``"l2"``: squared distance, or
+    ``"kl_divergence"``, ``"jensen_shannon_divergence"``, summed over classes),
+    weighted by the edge weights.
+    """
+    max_neighbors = checks.check_whole_number(max_neighbors, "max_neighbors", minimum=1)
+    multiplier = checks.check_number(multiplier, "multiplier", minimum=0.0)
+    kinds = ("l2", "l1", "cosine", "kl_divergence", "jensen_shannon_divergence")
+    if distance_type not in kinds:
+        raise ValueError(f"distance_type must be one of {', '.join(map(repr, kinds))}, got {distance_type!r}.")
+    import neural_structured_learning as nsl
+
+    return nsl.configs.make_graph_reg_config(
+        max_neighbors=max_neighbors, multiplier=multiplier, distance_type=distance_type,
+        sum_over_axis=None if distance_type in ("l2", "l1", "cosine") else -1,
+    )
+
+
+def _batches(features, labels, batch_size: int, seed: int, weights=None) -> tf.data.Dataset:
+    """Shuffled, endlessly repeated batches (the same order for the same seed and size)."""
+    parts = (features, labels) if weights is None else (features, labels, weights)
+    return (
+        tf.data.Dataset.from_tensor_slices(parts)
+        .shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .batch(min(batch_size, len(labels)))
+    )
+
+
+def _check_training(steps, rounds, batch_size, seed):
+    steps = checks.check_whole_number(steps, "steps", minimum=1)
+    rounds = checks.check_whole_number(rounds, "rounds", minimum=1, maximum=steps)
+    if steps % rounds:
+        raise ValueError(f"steps ({steps}) must be a multiple of rounds ({rounds}): each round is steps / rounds updates.")
+    return steps, rounds, checks.check_batch_size(batch_size), checks.check_seed(seed, allow_none=False)
+
+
+def _fit(trainer, batches, steps, rounds, validation, verbose):
+    started = time.perf_counter()
+    history = trainer.fit(
+        batches, steps_per_epoch=steps // rounds, epochs=rounds, validation_data=validation, verbose=verbose,
+    )
+    return history.history, time.perf_counter() - started
+
+
+def train_base(images, labels, steps: int, *, rounds: int = 1, batch_size: int = 32, seed: int = 0,
+               validation=None, build: Callable[[], tf.keras.Model] | None = None, verbose: int = 0):
+    """The series' CNN trained on labelled images only, for ``steps`` updates; returns ``(model, history, seconds)``.
+
+    ``rounds`` splits the updates into that many Keras "epochs" of
+    ``steps / rounds`` updates, so ``history`` (Keras's ``History.history``) has
+    one point per round: training loss and accuracy and, with ``validation=(x,
+    y)``, validation loss and accuracy. ``build`` makes the model (default
+    :func:`helpers.models.build_cnn`); the seed fixes its weights and the batches.
+    """
+    steps, rounds, batch_size, seed = _check_training(steps, rounds, batch_size, seed)
+    images = checks.check_images(images)
+    labels = checks.check_labels(labels, len(images), len(CLASS_NAMES))
+    tf.keras.utils.set_random_seed(seed)
+    model = _models.compile_classifier((build or (lambda: _models.build_cnn(name="base")))())
+    history, seconds = _fit(model, _batches(images, labels, batch_size, seed), steps, rounds, validation, verbose)
+    return model, history, seconds
+
+
+def train_graph_regularized(packed: dict, labels, config, steps: int, *, rounds: int = 1, batch_size: int = 32,
+                            seed: int = 0, sample_weight=None, validation=None,
+                            build: Callable[[], tf.keras.Model] | None = None, verbose: int = 0):
+    """The same CNN wrapped in ``nsl.keras.GraphRegularization``; returns ``(base model, history, seconds)``.
+
+    ``packed`` is :func:`helpers.graphs.pack_neighbors`'s dict for the centres,
+    ``labels`` their classes. ``sample_weight`` (one per centre) weighs each
+    centre's supervised loss: 0 for an unlabelled centre, whose only lesson is
+    to agree with its neighbours. Same seed and batch size as :func:`train_base`
+    give the same initial weights and the same order of centres. ``history``
+    also has ``scaled_graph_loss`` (multiplier times the neighbour loss; ``loss``
+    is the total). The returned model is the plain CNN inside the wrapper.
+    """
+    import neural_structured_learning as nsl
+
+    steps, rounds, batch_size, seed = _check_training(steps, rounds, batch_size, seed)
+    if not isinstance(packed, dict) or _models.INPUT_NAME not in packed:
+        raise TypeError(f"packed must be the dict of helpers.graphs.pack_neighbors (with an {_models.INPUT_NAME!r} key).")
+    # NL_num_nbrs (from NSL's pack_nbrs) only counts the neighbours; the model does not take it.
+    features = {name: value for name, value in packed.items() if name != "NL_num_nbrs"}
+    count = len(features[_models.INPUT_NAME])
+    wrong = {name: len(value) for name, value in features.items() if len(value) != count}
+    if wrong:
+        raise ValueError(f"every packed feature must have one row per centre ({count}); these differ: {wrong}.")
+    for name, value in features.items():
+        if not name.endswith("_weight"):
+            checks.check_images(value, f"packed[{name!r}]")
+    labels = checks.check_labels(labels, count, len(CLASS_NAMES))
+    neighbours = config.neighbor_config.max_neighbors
+    missing = [pair for pair in _graphs.neighbor_feature_names(neighbours) for name in pair if name not in packed]
+    if missing:
+        raise ValueError(
+            f"the config asks for {neighbours} neighbours but packed lacks {missing[:2]}: pack with "
+            f"max_neighbors >= {neighbours}."
+        )
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight, np.float32)
+        if sample_weight.shape != (count,) or not np.isfinite(sample_weight).all() or sample_weight.min() < 0:
+            raise ValueError(f"sample_weight must hold one finite weight >= 0 per centre ({count}).")
+    tf.keras.utils.set_random_seed(seed)
+    model = (build or (lambda: _models.build_cnn(name="graph_regularized")))()
+    wrapper = nsl.keras.GraphRegularization(model, config)
+    _models.compile_classifier(wrapper)  # the same optimizer, loss and metric as the base model
+    history, seconds = _fit(
+        wrapper, _batches(features, labels, batch_size, seed, sample_weight), steps, rounds, validation, verbose
+    )
+    return wrapper.base_model, history, seconds
+
+
+def budget_experiment(node_images, node_labels, graph: "_graphs.SimilarityGraph", budgets: Sequence[int],
+                      seeds: Sequence[int], config, steps: int, test_images, test_labels, *,
+                      validation_fraction: float = 0.2, batch_size: int = 32, progress: bool = True) -> list[dict]:
+    """Base and graph-regularized CNNs at every label budget and seed, scored on the test images.
+
+    ``node_images`` ([0, 1] floats) and ``node_labels`` are the images and
+    classes of ``graph``'s nodes, in node order; only each run's labelled
+    training images have their label used. At each budget (images per class)
+    and seed, :func:`labelled_split` picks the labels among the nodes, the
+    validation images are cut out of the graph (no one's neighbour), and both
+    models train ``steps`` updates on the labelled training images, the
+    graph-regularized one with each image's packed neighbours. Returns tidy rows
+    ``{approach, per_class, labelled, seed, accuracy, n, seconds}``.
+    """
+    if not budgets or not seeds:
+        raise ValueError("budgets and seeds must each name at least one value.")
+    node_images = checks.check_images(node_images, "node_images")
+    node_labels = checks.check_labels(node_labels, len(node_images), len(CLASS_NAMES), "node_labels")
+    if len(node_images) != graph.num_nodes:
+        raise _graphs.GraphError(
+            f"node_images has {len(node_images):,} images but the graph has {graph.num_nodes:,} nodes: give every "
+            "node's image, in node order."
+        )
+    test_images = checks.check_images(test_images, "test_images")
+    test_labels = checks.check_labels(test_labels, len(test_images), len(CLASS_NAMES), "test_labels")
+    neighbours = config.neighbor_config.max_neighbors
+    rows = []
+    jobs = [(budget, seed) for budget in budgets for seed in seeds]
+    for budget, seed in tqdm(jobs, desc="label budgets", unit="run", disable=not progress):
+        split = labelled_split(node_labels, budget, validation_fraction, seed)
+        run_graph = graph.without_nodes(split.validation) if len(split.validation) else graph
+        x_train, y_train = node_images[split.train], node_labels[split.train]
+        base, _, base_seconds = train_base(x_train, y_train, steps, batch_size=batch_size, seed=seed)
+        packed = _graphs.pack_neighbors(run_graph, split.train, node_images, neighbours)
+        regularized, _, graph_seconds = train_graph_regularized(
+            packed, y_train, config, steps, batch_size=batch_size, seed=seed
+        )
+        for approach, model, seconds in (("base", base, base_seconds), ("graph-regularized", regularized, graph_seconds)):
+            rows.append({
+                "approach": approach, "per_class": budget, "labelled": split.labelled, "seed": seed,
+                "accuracy": _evaluation.accuracy(model, test_images, test_labels), "n": len(test_labels),
+                "seconds": seconds,
+            })
+    return rows
