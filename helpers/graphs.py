@@ -10,7 +10,8 @@ module feeds them, reads back what they write, and measures it.
   afterwards) and returns a :class:`SimilarityGraph`: an edge joins two images
   whose embeddings have a cosine similarity of at least ``threshold``.
 * :class:`SimilarityGraph` - nodes, edges, and each node's neighbours in the
-  order NSL's ``pack_nbrs`` takes them (heaviest edge first).
+  order NSL's ``pack_nbrs`` takes them (heaviest edge first); ``keep_heaviest``
+  turns a threshold graph into a nearest-neighbour graph.
 * :func:`graph_statistics` - edges per node, isolated nodes, homophily (the
   share of edges joining two images of the same class).
 * :func:`pack_neighbors` - training examples in NSL's layout: ``image``,
@@ -21,9 +22,6 @@ module feeds them, reads back what they write, and measures it.
   predictions from a few labelled nodes, to compare with a model's.
 * :func:`edge_information` - whether the neighbours the graph gives a model
   tell it anything it does not already predict.
-* :func:`side_information_graph` - a thought experiment, not a method: a graph
-  with a chosen homophily whose edges ignore what the images look like, made
-  from the hidden classes, to show when a graph helps.
 
 Two facts about NSL 1.4 on current Python/NumPy that shape the code:
 ``nsl.tools.read_tsv_graph`` (which ``pack_nbrs`` calls) opens files in mode
@@ -67,7 +65,6 @@ __all__ = [
     "neighbour_vote",
     "label_propagation",
     "edge_information",
-    "side_information_graph",
 ]
 
 ID_FEATURE = "id"
@@ -306,6 +303,23 @@ class SimilarityGraph:
             )
         keep = self.weights >= threshold
         return SimilarityGraph.from_edges(self.ids, self.sources[keep], self.targets[keep], self.weights[keep], threshold)
+
+    def keep_heaviest(self, max_neighbors: int) -> "SimilarityGraph":
+        """The same graph keeping each node's ``max_neighbors`` heaviest edges (a nearest-neighbour graph).
+
+        An edge stays when either of its ends keeps it, so the graph stays
+        undirected; every node that had an edge keeps at least one. A threshold
+        alone gives dense regions hundreds of edges per node and sparse regions
+        none; this evens them out. Each node's ``max_neighbors`` heaviest
+        neighbours, the ones packing takes, are unchanged.
+        """
+        max_neighbors = checks.check_whole_number(max_neighbors, "max_neighbors", minimum=1)
+        ranks = np.arange(len(self.sources)) - self.offsets[self.sources]  # 0 for a node's heaviest edge
+        chosen = ranks < max_neighbors
+        pair = self.sources * self.num_nodes + self.targets
+        chosen_pairs = np.concatenate([pair[chosen], (self.targets * self.num_nodes + self.sources)[chosen]])
+        keep = np.isin(pair, chosen_pairs)
+        return SimilarityGraph.from_edges(self.ids, self.sources[keep], self.targets[keep], self.weights[keep], self.threshold)
 
     def without_nodes(self, nodes) -> "SimilarityGraph":
         """The same graph with every edge touching ``nodes`` removed (the nodes stay, isolated).
@@ -685,48 +699,3 @@ def edge_information(graph: SimilarityGraph, centres, centre_labels, neighbour_c
         "useful": float(np.mean(graph_right & ~model_right_for_graph)) if present.any() else float("nan"),
         "harmful": float(np.mean(~graph_right & model_right)) if present.any() else float("nan"),
     }
-
-
-def side_information_graph(labels, centres, max_neighbors: int, homophily: float, *, exclude=(), seed: int = 0,
-                           classes: int = len(CLASS_NAMES)) -> SimilarityGraph:
-    """A graph that knows what the pixels do not show. **A thought experiment: it reads every node's class.**
-
-    Each centre is joined (weight 1) to ``max_neighbors`` nodes drawn at random,
-    not by similarity: each neighbour is of the centre's class with probability
-    ``homophily``, of another class otherwise. Real graphs of this kind come
-    from side information, such as links between pages, products bought together
-    or papers citing each other: relations that pixels cannot reveal. Here the
-    hidden classes of the unlabelled nodes play that part, at the homophily of a
-    real similarity graph, to separate *how right* a graph's edges are from
-    *what they add* to the features. Never a way to use unlabelled images: it
-    needs their labels.
-
-    Neighbours are never centres nor in ``exclude`` (a validation split), so
-    every centre has exactly ``max_neighbors`` neighbours.
-    """
-    labels = _check_node_labels(labels, len(np.asarray(labels)), classes, allow_unlabelled=False)
-    centres = _check_nodes(centres, len(labels))
-    max_neighbors = checks.check_whole_number(max_neighbors, "max_neighbors", minimum=1)
-    homophily = checks.check_number(homophily, "homophily", minimum=0.0, maximum=1.0)
-    seed = checks.check_seed(seed, allow_none=False)
-    excluded = np.zeros(len(labels), bool)
-    excluded[centres] = True
-    if len(exclude):
-        excluded[_check_nodes(np.asarray(exclude), len(labels), "exclude")] = True
-    candidates = [np.flatnonzero((labels == c) & ~excluded) for c in range(classes)]
-    others = [np.flatnonzero((labels != c) & ~excluded) for c in range(classes)]
-    empty = [c for c in range(classes) if (c in labels[centres]) and (len(candidates[c]) == 0 or len(others[c]) == 0)]
-    if empty:
-        raise GraphError(f"no candidate neighbours for class(es) {empty}: give more nodes than centres.")
-    rng = np.random.default_rng(seed)
-    sources, targets = [], []
-    for centre in centres:
-        own = labels[centre]
-        same = rng.random(max_neighbors) < homophily
-        chosen = np.where(same, rng.choice(candidates[own], max_neighbors), rng.choice(others[own], max_neighbors))
-        sources.extend([centre] * max_neighbors)
-        targets.extend(chosen.tolist())
-    sources, targets = np.array(sources), np.array(targets)
-    pairs = np.unique(np.stack([sources, targets], axis=1), axis=0)  # a repeated draw is one edge
-    both = np.concatenate([pairs, pairs[:, ::-1]])
-    return SimilarityGraph.from_edges(node_ids(len(labels)), both[:, 0], both[:, 1], np.ones(len(both)), 1.0)

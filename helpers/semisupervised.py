@@ -4,10 +4,14 @@
   class-balanced budget), which of those form the validation split, and which
   are unlabelled.
 * :func:`graph_reg_config` - NSL's graph-regularization config.
+* :func:`unlabelled_centres` - the unlabelled images that can be training
+  centres: those with at least one neighbour in the graph.
 * :func:`train_base` / :func:`train_graph_regularized` - the series' small CNN
-  trained for the same number of updates on the same batches of labelled
-  images; the graph-regularized one also sees each image's packed neighbours
-  (``nsl.keras.GraphRegularization``). Both return ``(model, history, seconds)``.
+  trained for the same number of updates on batches of labelled images; the
+  graph-regularized one also sees each image's packed neighbours
+  (``nsl.keras.GraphRegularization``) and, optionally, unlabelled centres with
+  theirs: half of every batch, with no supervised loss. Both return
+  ``(model, history, seconds)``.
 * :func:`budget_experiment` - both models at several label budgets and seeds,
   as tidy rows for :func:`helpers.transfer.summarize` and
   :func:`helpers.plots.plot_label_budget`.
@@ -36,6 +40,7 @@ __all__ = [
     "LabelledSplit",
     "labelled_split",
     "graph_reg_config",
+    "unlabelled_centres",
     "train_base",
     "train_graph_regularized",
     "budget_experiment",
@@ -126,6 +131,24 @@ def graph_reg_config(max_neighbors: int, multiplier: float, distance_type: str =
     )
 
 
+def unlabelled_centres(graph: "_graphs.SimilarityGraph", split: LabelledSplit) -> np.ndarray:
+    """Node positions of the unlabelled images that have a neighbour in ``graph``: the centres worth packing.
+
+    Validation images are never centres; nor is an image without neighbours,
+    whose neighbour loss would be zero. ``split`` gives positions of
+    ``graph``'s nodes (the split of the graph's node labels).
+    """
+    if not isinstance(split, LabelledSplit):
+        raise TypeError("split must be a LabelledSplit (from labelled_split on the graph's node labels).")
+    if len(split.train) + len(split.validation) + len(split.unlabelled) != graph.num_nodes:
+        raise _graphs.GraphError(
+            f"split covers {len(split.train) + len(split.validation) + len(split.unlabelled):,} images but the graph "
+            f"has {graph.num_nodes:,} nodes: split the labels of the graph's own nodes."
+        )
+    candidates = np.setdiff1d(split.unlabelled, split.validation)
+    return candidates[graph.degrees()[candidates] > 0]
+
+
 def _batches(features, labels, batch_size: int, seed: int, weights=None) -> tf.data.Dataset:
     """Shuffled, endlessly repeated batches (the same order for the same seed and size)."""
     parts = (features, labels) if weights is None else (features, labels, weights)
@@ -135,6 +158,33 @@ def _batches(features, labels, batch_size: int, seed: int, weights=None) -> tf.d
         .repeat()
         .batch(min(batch_size, len(labels)))
     )
+
+
+def _mixed_batches(features, labels, unlabelled, batch_size: int, seed: int) -> tf.data.Dataset:
+    """Batches alternating labelled centres (supervised weight 1) and unlabelled ones (weight 0), each shuffled."""
+    count = len(next(iter(unlabelled.values())))
+    labelled = tf.data.Dataset.from_tensor_slices((features, labels, np.ones(len(labels), np.float32)))
+    others = tf.data.Dataset.from_tensor_slices((unlabelled, np.zeros(count, labels.dtype), np.zeros(count, np.float32)))
+    labelled = labelled.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True).repeat()
+    others = others.shuffle(count, seed=seed + 1, reshuffle_each_iteration=True).repeat()
+    alternate = tf.data.Dataset.range(2).repeat()
+    return tf.data.Dataset.choose_from_datasets([labelled, others], alternate).batch(batch_size)
+
+
+def _check_packed(packed, name: str) -> dict:
+    """The packed features the model takes (``NL_num_nbrs`` dropped), checked to have one row per centre."""
+    if not isinstance(packed, dict) or _models.INPUT_NAME not in packed:
+        raise TypeError(f"{name} must be the dict of helpers.graphs.pack_neighbors (with an {_models.INPUT_NAME!r} key).")
+    # NL_num_nbrs (from NSL's pack_nbrs) only counts the neighbours; the model does not take it.
+    features = {key: value for key, value in packed.items() if key != "NL_num_nbrs"}
+    count = len(features[_models.INPUT_NAME])
+    wrong = {key: len(value) for key, value in features.items() if len(value) != count}
+    if wrong:
+        raise ValueError(f"every feature of {name} must have one row per centre ({count}); these differ: {wrong}.")
+    for key, value in features.items():
+        if not key.endswith("_weight"):
+            checks.check_images(value, f"{name}[{key!r}]")
+    return features
 
 
 def _check_training(steps, rounds, batch_size, seed):
@@ -172,33 +222,29 @@ def train_base(images, labels, steps: int, *, rounds: int = 1, batch_size: int =
     return model, history, seconds
 
 
-def train_graph_regularized(packed: dict, labels, config, steps: int, *, rounds: int = 1, batch_size: int = 32,
-                            seed: int = 0, sample_weight=None, validation=None,
-                            build: Callable[[], tf.keras.Model] | None = None, verbose: int = 0):
+def train_graph_regularized(packed: dict, labels, config, steps: int, *, unlabelled: dict | None = None,
+                            rounds: int = 1, batch_size: int = 32, seed: int = 0, sample_weight=None,
+                            validation=None, build: Callable[[], tf.keras.Model] | None = None, verbose: int = 0):
     """The same CNN wrapped in ``nsl.keras.GraphRegularization``; returns ``(base model, history, seconds)``.
 
-    ``packed`` is :func:`helpers.graphs.pack_neighbors`'s dict for the centres,
-    ``labels`` their classes. ``sample_weight`` (one per centre) weighs each
-    centre's supervised loss: 0 for an unlabelled centre, whose only lesson is
-    to agree with its neighbours. Same seed and batch size as :func:`train_base`
-    give the same initial weights and the same order of centres. ``history``
-    also has ``scaled_graph_loss`` (multiplier times the neighbour loss; ``loss``
-    is the total). The returned model is the plain CNN inside the wrapper.
+    ``packed`` is :func:`helpers.graphs.pack_neighbors`'s dict for the labelled
+    centres, ``labels`` their classes. ``unlabelled``, the same kind of dict for
+    unlabelled centres (:func:`unlabelled_centres`), makes every batch half
+    labelled, half unlabelled centres: an unlabelled centre has no supervised
+    loss (weight 0), only the neighbour loss, which asks the model to agree with
+    itself along the graph's edges; so labels spread through the graph, not only
+    to the labelled images' direct neighbours. ``sample_weight`` (one per
+    labelled centre, without ``unlabelled``) weighs each centre's supervised
+    loss. Same seed and batch size as :func:`train_base` give the same initial
+    weights (and, without ``unlabelled``, the same order of centres).
+    ``history`` also has ``scaled_graph_loss`` (multiplier times the neighbour
+    loss; ``loss`` is the total). The returned model is the plain CNN inside the wrapper.
     """
     import neural_structured_learning as nsl
 
     steps, rounds, batch_size, seed = _check_training(steps, rounds, batch_size, seed)
-    if not isinstance(packed, dict) or _models.INPUT_NAME not in packed:
-        raise TypeError(f"packed must be the dict of helpers.graphs.pack_neighbors (with an {_models.INPUT_NAME!r} key).")
-    # NL_num_nbrs (from NSL's pack_nbrs) only counts the neighbours; the model does not take it.
-    features = {name: value for name, value in packed.items() if name != "NL_num_nbrs"}
+    features = _check_packed(packed, "packed")
     count = len(features[_models.INPUT_NAME])
-    wrong = {name: len(value) for name, value in features.items() if len(value) != count}
-    if wrong:
-        raise ValueError(f"every packed feature must have one row per centre ({count}); these differ: {wrong}.")
-    for name, value in features.items():
-        if not name.endswith("_weight"):
-            checks.check_images(value, f"packed[{name!r}]")
     labels = checks.check_labels(labels, count, len(CLASS_NAMES))
     neighbours = config.neighbor_config.max_neighbors
     missing = [pair for pair in _graphs.neighbor_feature_names(neighbours) for name in pair if name not in packed]
@@ -207,6 +253,14 @@ def train_graph_regularized(packed: dict, labels, config, steps: int, *, rounds:
             f"the config asks for {neighbours} neighbours but packed lacks {missing[:2]}: pack with "
             f"max_neighbors >= {neighbours}."
         )
+    if unlabelled is not None:
+        if sample_weight is not None:
+            raise ValueError("give sample_weight or unlabelled, not both: with unlabelled centres every labelled one weighs 1.")
+        others = _check_packed(unlabelled, "unlabelled")
+        if set(others) != set(features):
+            raise ValueError(f"unlabelled must have the same features as packed: {sorted(set(others) ^ set(features))} differ.")
+        if batch_size < 2:
+            raise ValueError("batch_size must be at least 2 with unlabelled centres: half of every batch is unlabelled.")
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight, np.float32)
         if sample_weight.shape != (count,) or not np.isfinite(sample_weight).all() or sample_weight.min() < 0:
@@ -215,15 +269,18 @@ def train_graph_regularized(packed: dict, labels, config, steps: int, *, rounds:
     model = (build or (lambda: _models.build_cnn(name="graph_regularized")))()
     wrapper = nsl.keras.GraphRegularization(model, config)
     _models.compile_classifier(wrapper)  # the same optimizer, loss and metric as the base model
-    history, seconds = _fit(
-        wrapper, _batches(features, labels, batch_size, seed, sample_weight), steps, rounds, validation, verbose
-    )
+    if unlabelled is None:
+        batches = _batches(features, labels, batch_size, seed, sample_weight)
+    else:
+        batches = _mixed_batches(features, labels, others, batch_size, seed)
+    history, seconds = _fit(wrapper, batches, steps, rounds, validation, verbose)
     return wrapper.base_model, history, seconds
 
 
 def budget_experiment(node_images, node_labels, graph: "_graphs.SimilarityGraph", budgets: Sequence[int],
                       seeds: Sequence[int], config, steps: int, test_images, test_labels, *,
-                      validation_fraction: float = 0.2, batch_size: int = 32, progress: bool = True) -> list[dict]:
+                      validation_fraction: float = 0.2, batch_size: int = 32, with_unlabelled: bool = False,
+                      progress: bool = True) -> list[dict]:
     """Base and graph-regularized CNNs at every label budget and seed, scored on the test images.
 
     ``node_images`` ([0, 1] floats) and ``node_labels`` are the images and
@@ -232,7 +289,9 @@ def budget_experiment(node_images, node_labels, graph: "_graphs.SimilarityGraph"
     and seed, :func:`labelled_split` picks the labels among the nodes, the
     validation images are cut out of the graph (no one's neighbour), and both
     models train ``steps`` updates on the labelled training images, the
-    graph-regularized one with each image's packed neighbours. Returns tidy rows
+    graph-regularized one with each image's packed neighbours (and, with
+    ``with_unlabelled``, the unlabelled centres of :func:`unlabelled_centres` as
+    half of every batch). Returns tidy rows
     ``{approach, per_class, labelled, seed, accuracy, n, seconds}``.
     """
     if not budgets or not seeds:
@@ -255,8 +314,11 @@ def budget_experiment(node_images, node_labels, graph: "_graphs.SimilarityGraph"
         x_train, y_train = node_images[split.train], node_labels[split.train]
         base, _, base_seconds = train_base(x_train, y_train, steps, batch_size=batch_size, seed=seed)
         packed = _graphs.pack_neighbors(run_graph, split.train, node_images, neighbours)
+        others = None
+        if with_unlabelled:
+            others = _graphs.pack_neighbors(run_graph, unlabelled_centres(run_graph, split), node_images, neighbours)
         regularized, _, graph_seconds = train_graph_regularized(
-            packed, y_train, config, steps, batch_size=batch_size, seed=seed
+            packed, y_train, config, steps, unlabelled=others, batch_size=batch_size, seed=seed
         )
         for approach, model, seconds in (("base", base, base_seconds), ("graph-regularized", regularized, graph_seconds)):
             rows.append({

@@ -266,6 +266,23 @@ def test_without_nodes_isolates_them():
     assert graph.degrees()[1] == 0
 
 
+def test_keep_heaviest_makes_a_nearest_neighbour_graph():
+    graph = graphs.build_graph(IDS, VECTORS, 0.5)  # a-b 0.985, b-c 0.940, a-c 0.866, c-d 0.5
+    one = graph.keep_heaviest(1)
+    # a keeps b, b keeps a, c keeps b, d keeps c (its only edge); a-c is nobody's heaviest.
+    assert set(_edges(one)) == {("a", "b"), ("b", "a"), ("b", "c"), ("c", "b"), ("c", "d"), ("d", "c")}
+    assert _edges(graph.keep_heaviest(3)) == _edges(graph)
+    embedded = np.random.default_rng(3).normal(size=(50, 4)).astype(np.float32)
+    dense = graphs.build_graph(graphs.node_ids(50), embedded, 0.0)
+    sparse = dense.keep_heaviest(3)
+    assert sparse.degrees().min() >= 3 and sparse.num_edges < dense.num_edges
+    nodes = np.arange(50)
+    for a, b in zip(dense.top_neighbors(nodes, 3), sparse.top_neighbors(nodes, 3)):
+        np.testing.assert_array_equal(a, b)  # what packing takes is unchanged
+    with pytest.raises(ValueError, match="max_neighbors"):
+        graph.keep_heaviest(0)
+
+
 # ----------------------------------------------------------------------------
 # Embeddings without labels.
 # ----------------------------------------------------------------------------
@@ -344,6 +361,53 @@ def test_graph_regularized_training_uses_the_neighbour_loss():
         semi.train_graph_regularized(packed, labels, config, 5, rounds=2, build=_tiny_model)
 
 
+def test_unlabelled_centres_have_neighbours_and_no_label():
+    labels = np.repeat(np.arange(10), 6)
+    split = semi.labelled_split(labels, 3, 0.34, seed=0)
+    embedded = np.random.default_rng(0).normal(size=(60, 6)).astype(np.float32)
+    graph = graphs.build_graph(graphs.node_ids(60), embedded, 0.6).without_nodes(split.validation)
+    centres = semi.unlabelled_centres(graph, split)
+    assert len(centres) and not np.isin(centres, np.concatenate([split.train, split.validation])).any()
+    assert (graph.degrees()[centres] > 0).all()
+    lonely = np.setdiff1d(split.unlabelled, centres)
+    assert (graph.degrees()[lonely] == 0).all()
+    with pytest.raises(graphs.GraphError, match="split the labels of the graph's own nodes"):
+        semi.unlabelled_centres(graphs.build_graph(graphs.node_ids(5), embedded[:5], 0.0), split)
+
+
+def test_mixed_batches_alternate_labelled_and_unlabelled_centres():
+    images = np.zeros((4, 3, 3, 1), np.float32)
+    labelled = {"image": images + 1.0}
+    unlabelled = {"image": np.zeros((6, 3, 3, 1), np.float32)}
+    batches = semi._mixed_batches(labelled, np.array([1, 2, 3, 4]), unlabelled, 8, seed=0)
+    features, labels, weights = next(iter(batches))
+    first_pixel = features["image"].numpy()[:, 0, 0, 0]
+    np.testing.assert_array_equal(weights.numpy(), [1, 0] * 4)  # half of every batch, weight 0: no supervised loss
+    np.testing.assert_array_equal(first_pixel, [1, 0] * 4)
+    assert set(labels.numpy()[::2]) <= {1, 2, 3, 4} and set(labels.numpy()[1::2]) == {0}
+
+
+def test_graph_regularized_training_with_unlabelled_centres():
+    embedded = np.random.default_rng(2).normal(size=(12, 4)).astype(np.float32)
+    graph = graphs.build_graph(graphs.node_ids(12), embedded, 0.0)
+    images = np.random.default_rng(0).random((12, 3, 3, 1), dtype=np.float32)
+    packed = graphs.pack_neighbors(graph, np.arange(4), images, 2)
+    others = graphs.pack_neighbors(graph, np.arange(4, 12), images, 2)
+    labels = np.array([0, 1, 0, 1])
+    config = semi.graph_reg_config(2, 1.0)
+    _, history, _ = semi.train_graph_regularized(packed, labels, config, 4, unlabelled=others, batch_size=4,
+                                                 build=_tiny_model)
+    assert max(history["scaled_graph_loss"]) > 0
+    with pytest.raises(ValueError, match="sample_weight or unlabelled"):
+        semi.train_graph_regularized(packed, labels, config, 2, unlabelled=others, sample_weight=np.ones(4),
+                                     build=_tiny_model)
+    with pytest.raises(ValueError, match="same features"):
+        semi.train_graph_regularized(packed, labels, config, 2, build=_tiny_model,
+                                     unlabelled=graphs.pack_neighbors(graph, np.arange(4, 12), images, 1))
+    with pytest.raises(ValueError, match="at least 2"):
+        semi.train_graph_regularized(packed, labels, config, 2, unlabelled=others, batch_size=1, build=_tiny_model)
+
+
 def test_base_and_graph_models_start_from_the_same_weights():
     images = np.random.default_rng(0).random((8, 3, 3, 1), dtype=np.float32)
     labels = np.arange(8) % 2
@@ -382,15 +446,3 @@ def test_every_profile_has_usable_graph_settings():
         assert all(budget >= 2 for budget in profile.graph_budgets)
     smoke = PROFILES["smoke"]
     assert smoke.graph_steps <= 50 and smoke.graph_lsh_splits == 0 and len(smoke.graph_seeds) == 1
-
-
-def test_side_information_graph_has_the_asked_homophily_and_spares_held_out_nodes():
-    labels = np.repeat(np.arange(10), 200)
-    centres = np.arange(0, 2000, 40)
-    held_out = np.arange(1, 2000, 40)
-    graph = graphs.side_information_graph(labels, centres, 5, 0.8, exclude=held_out, seed=2)
-    positions, weights = graph.top_neighbors(centres, 5)
-    assert (positions >= 0).mean() > 0.99 and set(np.unique(weights[positions >= 0])) == {1.0}
-    same = labels[positions[positions >= 0]] == np.repeat(labels[centres], 5)[(positions >= 0).ravel()]
-    assert 0.72 < same.mean() < 0.88
-    assert not np.isin(positions, np.concatenate([centres, held_out])).any()
