@@ -71,7 +71,7 @@ class Profile:
     nsl_sweep_train_size: int | None  # training images for each sweep model (and the one-step model)
     # Notebook 05: graph regularization with a similarity graph (few labels, many unlabelled images).
     graph_pool_size: int | None  # training images that are the graph's nodes (labelled ones among them); None: all
-    graph_labels_per_class: int  # the main label budget, validation images included (60 = 1% of 60,000)
+    graph_labels_per_class: int  # the main label budget, validation images included (10 = 0.17% of 60,000)
     graph_validation_fraction: float  # share of the labelled images held out to choose settings
     graph_pca_dims: int  # pixel-PCA embedding size
     graph_autoencoder_epochs: int  # epochs of the autoencoder embedding (trained on the pool's images, no labels)
@@ -81,7 +81,8 @@ class Profile:
     graph_autoencoder_thresholds: tuple[float, ...]  # ... and for the autoencoder's (its 32-number codes are more alike)
     graph_lsh_splits: int  # NSL's LSH: compare only nodes in the same of 2**splits random buckets (0: every pair)
     graph_lsh_rounds: int  # independent bucketings; an edge found in any round is kept
-    graph_neighbors: int  # neighbours packed per labelled image (max_neighbors)
+    graph_keep: int  # each node then keeps its graph_keep heaviest edges (a nearest-neighbour graph)
+    graph_neighbors: int  # neighbours packed per centre image (max_neighbors)
     graph_multiplier: float  # weight of the neighbour loss
     graph_steps: int  # updates (batches of 32) for every model of notebook 05, at every budget
     graph_rounds: int  # points on the learning curves (graph_steps is split into this many)
@@ -141,12 +142,13 @@ PROFILES: dict[str, Profile] = {
         graph_validation_fraction=0.2,
         graph_pca_dims=32,
         graph_autoencoder_epochs=1,
-        graph_embedding="autoencoder",
+        graph_embedding="pca",
         graph_threshold_sample=500,
-        graph_pca_thresholds=(0.85, 0.9, 0.95),
+        graph_pca_thresholds=(0.7, 0.8, 0.9),
         graph_autoencoder_thresholds=(0.95, 0.975, 0.99),
         graph_lsh_splits=0,
         graph_lsh_rounds=1,
+        graph_keep=5,
         graph_neighbors=3,
         graph_multiplier=1.0,
         graph_steps=20,
@@ -192,21 +194,22 @@ PROFILES: dict[str, Profile] = {
         nsl_multipliers=(),
         nsl_sweep_train_size=20000,
         graph_pool_size=10000,
-        graph_labels_per_class=60,
+        graph_labels_per_class=10,
         graph_validation_fraction=0.2,
         graph_pca_dims=64,
         graph_autoencoder_epochs=5,
-        graph_embedding="autoencoder",
+        graph_embedding="pca",
         graph_threshold_sample=2000,
-        graph_pca_thresholds=(0.85, 0.9, 0.95),
+        graph_pca_thresholds=(0.7, 0.8, 0.9),
         graph_autoencoder_thresholds=(0.95, 0.975, 0.99),
         graph_lsh_splits=10,
         graph_lsh_rounds=10,
+        graph_keep=5,
         graph_neighbors=3,
         graph_multiplier=1.0,
-        graph_steps=400,
+        graph_steps=1200,
         graph_rounds=8,
-        graph_budgets=(6, 30),
+        graph_budgets=(30, 60),
         graph_seeds=(0,),
         graph_epsilons=(0.0, 0.02, 0.05, 0.1, 0.3),
     ),
@@ -247,21 +250,22 @@ PROFILES: dict[str, Profile] = {
         nsl_multipliers=(0.3, 3.0),
         nsl_sweep_train_size=None,
         graph_pool_size=None,
-        graph_labels_per_class=60,
+        graph_labels_per_class=10,
         graph_validation_fraction=0.2,
         graph_pca_dims=64,
         graph_autoencoder_epochs=20,
-        graph_embedding="autoencoder",
+        graph_embedding="pca",
         graph_threshold_sample=5000,
-        graph_pca_thresholds=(0.85, 0.9, 0.95),
+        graph_pca_thresholds=(0.7, 0.8, 0.9),
         graph_autoencoder_thresholds=(0.95, 0.975, 0.99),
         graph_lsh_splits=12,
         graph_lsh_rounds=10,
+        graph_keep=5,
         graph_neighbors=3,
         graph_multiplier=1.0,
-        graph_steps=1000,
-        graph_rounds=10,
-        graph_budgets=(6, 30, 60, 300),
+        graph_steps=2400,
+        graph_rounds=8,
+        graph_budgets=(5, 30, 60, 300),
         graph_seeds=(0, 1, 2),
         graph_epsilons=_CURVE,
     ),

@@ -97,4 +97,26 @@ epsilon 0.1. The price: a few points of clean accuracy.
 **Ask**: why is the transfer number (section 6.2) so much higher than white-box PGD? (The attacker
 used the wrong model.)""",
     },
+    "05": {
+        "05 ·": """**Say** (1 min): notebook 04 made neighbours adversarially; here they come from a graph built once, from
+image similarity, without labels. The question is not how to call NSL but when a graph helps.
+
+**Watch for**: the same import errors as notebook 04 (`import helpers` first).""",
+        "4. Building the graph": """**Say**: NSL reads `tf.train.Example` records and writes a TSV graph; LSH keeps it fast. Read
+the threshold table row by row: fewer edges, more isolated nodes, higher homophily. Then why we keep each node's
+heaviest edges: a threshold starves sparse regions.
+
+**Ask**: why may the embedding not come from notebook 01's CNN? (It was trained on all the labels: leakage.)""",
+        "6. Training with and without": """**Say**: three models, same start, same number of updates. Start the cell (about 75 s in
+the `workshop` profile) and explain the unlabelled centres while it trains: weight 0 on the supervised loss, only
+agreement with neighbours.
+
+**Usual mistakes**: feeding `NL_num_nbrs` to the model; forgetting to cut the validation images out of the graph.""",
+        "7. Does the graph know": """**Say**: compare label propagation with the base CNN: when the graph alone beats the CNN, it
+knows something the CNN does not. The labelled images' own edges are look-alikes: useful against harmful edges.
+
+**Ask**: where in the graph is the information the CNN lacks? (In the unlabelled images and the paths through them.)""",
+        "10. The goal": """**Say**: every setting came from pilots on a development set, never the test set; read the goal
+line as the notebook prints it, met or not, and the pilot table for what else was tried.""",
+    },
 }

@@ -71,8 +71,8 @@ def test_a_new_notebook_is_prepared_by_the_same_rules(tmp_path):
     root = copy_repository(tmp_path)
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [
-        nbformat.v4.new_markdown_cell("# 05 · Graph regularization\n\n[![Open In Colab](https://colab.research.google.com/"
-                                      "github/advlearn/adversarial-learning/blob/main/notebooks/05_graph.ipynb)]"),
+        nbformat.v4.new_markdown_cell("# 06 · A new notebook\n\n[![Open In Colab](https://colab.research.google.com/"
+                                      "github/advlearn/adversarial-learning/blob/main/notebooks/06_new.ipynb)]"),
         nbformat.v4.new_code_cell("# On Colab only: old cell\n!pip install -r requirements.txt"),
         nbformat.v4.new_code_cell("import helpers\nprofile = helpers.setup()"),
         nbformat.v4.new_markdown_cell("## 1. Graphs"),
@@ -81,14 +81,14 @@ def test_a_new_notebook_is_prepared_by_the_same_rules(tmp_path):
         nbformat.v4.new_markdown_cell("**Warning: about 1 minute**"),
         nbformat.v4.new_code_cell("y = 2"),
     ]
-    nbformat.write(notebook, root / "notebooks" / "05_graph.ipynb")
+    nbformat.write(notebook, root / "notebooks" / "06_new.ipynb")
     prepare_notebooks.run(root)
-    prepared = nbformat.read(root / "notebooks" / "05_graph.ipynb", as_version=4)
+    prepared = nbformat.read(root / "notebooks" / "06_new.ipynb", as_version=4)
     assert [cell.metadata.slideshow.slide_type for cell in prepared.cells] == [
         "slide", "skip", "skip", "slide", "-", "subslide", "subslide", "-"]
     assert URL in prepared.cells[1].source and "requirements.txt" not in prepared.cells[1].source
     assert prepared.cells[5].source == "x = 1\ndisplay(evaluation.styled_table(rows, columns=['a']))\ndisplay(curve.styled())"
-    assert "github/example/fork-of-series/blob/main/notebooks/05_graph.ipynb" in prepared.cells[0].source
+    assert "github/example/fork-of-series/blob/main/notebooks/06_new.ipynb" in prepared.cells[0].source
 
 
 def test_notes_for_a_missing_heading_are_an_error(tmp_path, monkeypatch):
