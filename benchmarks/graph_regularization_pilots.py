@@ -46,7 +46,7 @@ import numpy as np  # noqa: E402
 from helpers import data, embeddings, evaluation, graphs  # noqa: E402
 from helpers import semisupervised as semi  # noqa: E402
 
-# name: (embedding, threshold, max_neighbors, multiplier, distance, unlabelled centres)
+# name: (embedding, threshold, max_neighbors, multiplier, distance, unlabelled centres[, updates instead of --steps])
 VARIANTS = {
     "ae@0.975 k3 m1 labelled only": ("ae", 0.975, 3, 1.0, "l2", False),
     "pca@0.8 k3 m1 labelled only": ("pca", 0.8, 3, 1.0, "l2", False),
@@ -55,6 +55,10 @@ VARIANTS = {
     "pca@0.8 k5 m1 +unlabelled": ("pca", 0.8, 5, 1.0, "l2", True),
     "pca@0.8 k3 m3 +unlabelled": ("pca", 0.8, 3, 3.0, "l2", True),
     "pca@0.8 k3 m1 kl +unlabelled": ("pca", 0.8, 3, 1.0, "kl_divergence", True),
+    "pca@0.8 k3 m2 +unlabelled": ("pca", 0.8, 3, 2.0, "l2", True),
+    "pca@0.8 k3 m1 +unlabelled 2400 updates": ("pca", 0.8, 3, 1.0, "l2", True, 2400),
+    "pca@0.7 k3 m1 +unlabelled": ("pca", 0.7, 3, 1.0, "l2", True),
+    "pca@0.7 k3 m2 +unlabelled": ("pca", 0.7, 3, 2.0, "l2", True),
 }
 
 
@@ -92,7 +96,7 @@ def main() -> int:
     embedded["ae"] = embeddings.centre(embeddings.embed(encoder, images))
     print(f"embeddings: {time.perf_counter() - started:.0f} s (autoencoder {seconds:.0f} s)", flush=True)
     built = {}
-    for embedding, threshold in sorted({spec[:2] for spec in variants.values()}):
+    for embedding, threshold in sorted({tuple(spec[:2]) for spec in variants.values()}):
         started = time.perf_counter()
         graph = graphs.build_graph(ids, embedded[embedding], threshold, lsh_splits=10, lsh_rounds=10, seed=0)
         built[embedding, threshold] = graph.keep_heaviest(args.keep) if args.keep else graph
@@ -120,7 +124,7 @@ def main() -> int:
                 propagated = graphs.label_propagation(graph.without_nodes(split.validation), known)
                 results.setdefault((budget, f"graph {embedding}@{threshold}: label propagation on unlabelled pool"),
                                    []).append(float(np.mean(propagated[others] == labels[others])))
-            for name, (embedding, threshold, neighbours, multiplier, distance, with_unlabelled) in variants.items():
+            for name, (embedding, threshold, neighbours, multiplier, distance, with_unlabelled, *steps) in variants.items():
                 graph = built[embedding, threshold].without_nodes(split.validation)
                 config = semi.graph_reg_config(neighbours, multiplier, distance)
                 packed = graphs.pack_neighbors(graph, split.train, images, neighbours)
@@ -128,7 +132,7 @@ def main() -> int:
                 if with_unlabelled:
                     unlabelled = graphs.pack_neighbors(graph, semi.unlabelled_centres(graph, split), images, neighbours)
                 model, _, seconds = semi.train_graph_regularized(
-                    packed, y_train, config, args.steps, unlabelled=unlabelled, seed=seed
+                    packed, y_train, config, steps[0] if steps else args.steps, unlabelled=unlabelled, seed=seed
                 )
                 accuracy = evaluation.accuracy(model, x_dev, y_dev)
                 results.setdefault((budget, name), []).append(accuracy)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Iterable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 
 from helpers.data import CLASS_NAMES
@@ -248,6 +249,7 @@ def plot_label_budget(summary: Iterable[Mapping], title: str = "Target accuracy 
     axis.set_xscale("log")
     axis.set_xticks(budgets)
     axis.set_xticklabels([str(b) for b in budgets])
+    axis.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # only the budgets: no 6x10^0 minor labels
     axis.set_xlabel("labelled target images per class (log scale)")
     axis.set_ylabel("target test accuracy (mean over seeds, bars: std)")
     axis.set_title(title)

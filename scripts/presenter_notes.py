@@ -107,7 +107,7 @@ the threshold table row by row: fewer edges, more isolated nodes, higher homophi
 heaviest edges: a threshold starves sparse regions.
 
 **Ask**: why may the embedding not come from notebook 01's CNN? (It was trained on all the labels: leakage.)""",
-        "6. Training with and without": """**Say**: three models, same start, same number of updates. Start the cell (about 75 s in
+        "6. Training with and without": """**Say**: three models, same start, same number of updates. Start the cell (about 1 minute in
 the `workshop` profile) and explain the unlabelled centres while it trains: weight 0 on the supervised loss, only
 agreement with neighbours.
 

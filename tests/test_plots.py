@@ -88,3 +88,11 @@ def test_label_budget_plot_draws_one_line_per_approach_with_error_bars():
     assert len(axis.containers) == 3  # one errorbar container per approach
     with pytest.raises(ValueError, match="empty"):
         plots.plot_label_budget([])
+
+
+def test_label_budget_plot_labels_only_the_budgets():
+    summary = [{"approach": "base", "per_class": budget, "mean": 0.7, "std": 0.0, "seeds": 1} for budget in (5, 10, 60)]
+    axis = plots.plot_label_budget(summary).axes[0]
+    axis.figure.canvas.draw()
+    shown = [t.get_text() for t in axis.get_xticklabels() + axis.get_xticklabels(minor=True) if t.get_text()]
+    assert shown == ["5", "10", "60"]  # no "6x10^0", "2x10^1" minor labels between them
