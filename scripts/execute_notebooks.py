@@ -76,7 +76,9 @@ def execute(path: Path, timeout: int, slow: float = 30.0) -> tuple[float, list[t
     client.execute()
     seconds = time.perf_counter() - start
     tidy_outputs(notebook)
-    nbformat.write(notebook, path)
+    partial = path.with_name(f".{path.name}.partial")  # write, then rename: never a half-written notebook
+    nbformat.write(notebook, partial)
+    os.replace(partial, path)
     return seconds, slow_cells
 
 
