@@ -442,6 +442,7 @@ def test_every_profile_has_usable_graph_settings():
         validation = round(profile.graph_labels_per_class * profile.graph_validation_fraction)
         assert profile.graph_labels_per_class - max(1, validation) >= 1
         assert profile.graph_steps % profile.graph_rounds == 0
+        assert profile.graph_keep >= profile.graph_neighbors  # keep_heaviest must leave what packing takes
         assert profile.graph_epsilons[0] == 0.0 and max(profile.graph_epsilons) >= 0.3  # sanity checks need both
         assert all(budget >= 2 for budget in profile.graph_budgets)
     smoke = PROFILES["smoke"]
