@@ -69,6 +69,12 @@ class Profile:
     nsl_start_from_base: bool  # True: the regularized model starts from notebook 01's trained CNN (adversarial fine-tuning)
     nsl_multipliers: tuple[float, ...]  # extra multipliers of the trade-off sweep (PGD neighbours)
     nsl_sweep_train_size: int | None  # training images for each sweep model (and the one-step model)
+    # Notebook 04's robustness evaluation: the per-image worst case over an ensemble of attacks (AutoAttack-style).
+    ensemble_pgd_steps: int  # the series' PGD, this many steps from each random start
+    ensemble_pgd_restarts: int  # random starts of that PGD (an image counts as robust only if no start fools it)
+    ensemble_apgd_steps: int  # Auto-PGD iterations, cross-entropy and DLR losses
+    ensemble_apgd_restarts: int  # random starts of each Auto-PGD
+    ensemble_square_queries: int  # iterations of the gradient-free Square attack
     # Notebook 05: graph regularization with a similarity graph (few labels, many unlabelled images).
     graph_pool_size: int | None  # training images that are the graph's nodes (labelled ones among them); None: all
     graph_labels_per_class: int  # the main label budget, validation images included (10 = 0.17% of 60,000)
@@ -137,6 +143,11 @@ PROFILES: dict[str, Profile] = {
         nsl_start_from_base=True,
         nsl_multipliers=(0.2,),
         nsl_sweep_train_size=None,
+        ensemble_pgd_steps=10,
+        ensemble_pgd_restarts=2,
+        ensemble_apgd_steps=10,
+        ensemble_apgd_restarts=1,
+        ensemble_square_queries=50,
         graph_pool_size=None,
         graph_labels_per_class=10,
         graph_validation_fraction=0.2,
@@ -193,6 +204,11 @@ PROFILES: dict[str, Profile] = {
         nsl_start_from_base=True,
         nsl_multipliers=(),
         nsl_sweep_train_size=20000,
+        ensemble_pgd_steps=50,
+        ensemble_pgd_restarts=2,
+        ensemble_apgd_steps=50,
+        ensemble_apgd_restarts=1,
+        ensemble_square_queries=1000,
         graph_pool_size=10000,
         graph_labels_per_class=10,
         graph_validation_fraction=0.2,
@@ -249,6 +265,11 @@ PROFILES: dict[str, Profile] = {
         nsl_start_from_base=True,
         nsl_multipliers=(0.3, 3.0),
         nsl_sweep_train_size=None,
+        ensemble_pgd_steps=100,
+        ensemble_pgd_restarts=5,
+        ensemble_apgd_steps=100,
+        ensemble_apgd_restarts=2,
+        ensemble_square_queries=5000,
         graph_pool_size=None,
         graph_labels_per_class=10,
         graph_validation_fraction=0.2,
