@@ -120,6 +120,28 @@ def test_apgd_refuses_bad_arguments(model, data):
         ensemble.apgd(model, images[:4], labels[:4], 2.0, 5)
 
 
+def test_square_is_at_least_as_strong_as_arts_with_the_same_queries(model, data):
+    from art.attacks.evasion import SquareAttack
+
+    images, labels, _ = data
+    images, labels = images[:150], labels[:150]
+    queries = 100
+    ours = ensemble.square(model, images, labels, EPSILON, queries=queries, seed=0)
+    assert np.abs(ours - images).max() <= EPSILON + 1e-6
+    assert ours.min() >= 0.0 and ours.max() <= 1.0
+    np.random.seed(0)
+    art = SquareAttack(ensemble.art_classifier(model), norm=np.inf, eps=EPSILON, max_iter=queries, nb_restarts=1,
+                       batch_size=150, verbose=False)
+    theirs = _accuracy(model, art.generate(images, y=_art_labels(labels)), labels)
+    assert _accuracy(model, images, labels) - theirs > 0.1
+    assert _accuracy(model, ours, labels) <= theirs + 0.02
+
+
+def test_square_window_shrinks_on_the_papers_schedule():
+    fractions = [float(ensemble._square_fraction(i, 10_000, 0.8)) for i in (0, 10, 11, 51, 201, 9000)]
+    assert fractions == pytest.approx([0.8, 0.8, 0.4, 0.2, 0.1, 0.8 / 512])
+
+
 def _masked(model):
     """The model behind a layer whose gradient is zero: gradient attacks see nothing, predictions are unchanged."""
     inputs = tf.keras.Input((28, 28, 1))
@@ -177,3 +199,33 @@ def test_paired_difference_is_paired():
     assert 0 < low < difference < high < 0.05  # unpaired errors would give an interval about 0.09 wide
     with pytest.raises(ValueError, match="same images"):
         ensemble.paired_difference(first, second[:10])
+
+
+def _table(columns):
+    import pandas as pd
+
+    return pd.DataFrame({name: np.array(values, dtype=bool) for name, values in columns.items()})
+
+
+def test_worst_case_and_summary_count_what_each_attack_alone_fools():
+    table = _table({"clean": [1, 1, 1, 1, 0], "a": [1, 0, 1, 0, 0], "b": [1, 1, 0, 0, 0]})
+    assert ensemble.worst_case(table).tolist() == [True, False, False, False, False]
+    rows = ensemble.summary({"m": table}).set_index("attack")
+    assert rows.loc["worst case", "accuracy"] == pytest.approx(0.2)
+    assert rows.loc["a", "fooled only by this"] == 1 and rows.loc["b", "fooled only by this"] == 1
+    assert rows.loc["a", "95% low"] < 0.4 < rows.loc["a", "95% high"]
+
+
+def test_masking_checks_pass_on_a_sound_evaluation_and_fail_on_each_symptom():
+    sound = _table({"clean": [1] * 10, "pgd": [1] * 6 + [0] * 4, "square": [1] * 7 + [0] * 3})
+    steps = {10: 0.62, 20: 0.60, 50: 0.60}
+    checks = ensemble.masking_checks(sound, large_epsilon_accuracy=0.0, accuracy_by_steps=steps,
+                                     transfer_accuracy=0.7, gradient_free="square")
+    assert all(check.passed for check in checks), [str(check) for check in checks]
+    masked = _table({"clean": [1] * 10, "pgd": [1] * 9 + [0], "square": [1] * 5 + [0] * 5})
+    failed = ensemble.masking_checks(masked, large_epsilon_accuracy=0.4, accuracy_by_steps={10: 0.5, 20: 0.7},
+                                     transfer_accuracy=0.5, gradient_free="square")
+    assert not any(check.passed for check in failed), [str(check) for check in failed]
+    with pytest.raises(ValueError, match="gradient_free"):
+        ensemble.masking_checks(sound, large_epsilon_accuracy=0.0, accuracy_by_steps=steps,
+                                transfer_accuracy=0.7, gradient_free="fab")
