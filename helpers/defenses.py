@@ -99,7 +99,7 @@ def adv_reg_config(
     )
 
 
-def wrap(base_model: tf.keras.Model, config, learning_rate: float = 1e-3):
+def wrap(base_model: tf.keras.Model, config, learning_rate=1e-3):
     """Wrap ``base_model`` with adversarial regularization and compile it."""
     adv_model = _nsl().keras.AdversarialRegularization(base_model, label_keys=[LABEL_KEY], adv_config=config)
     return compile_classifier(adv_model, learning_rate)  # the same optimizer, loss and metric as the base model
@@ -113,14 +113,15 @@ def train_adv_regularized(
     epochs: int,
     batch_size: int = 128,
     verbose: int = 1,
-    learning_rate: float = 1e-3,
+    learning_rate=1e-3,
 ):
     """Train a base model from ``build_base()`` under adversarial regularization.
 
     ``build_base`` returns the model to train: a fresh one, or one that starts
     from trained weights. Returns ``(base_model, history, seconds)``.
     ``base_model`` is the plain Keras model inside the wrapper: it predicts,
-    saves and is attacked like any other.
+    saves and is attacked like any other. ``learning_rate`` is Adam's: a number
+    or a Keras schedule.
     """
     base_model = build_base()
     adv_model = wrap(base_model, config, learning_rate)

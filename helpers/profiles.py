@@ -68,7 +68,9 @@ class Profile:
     nsl_pgd_step: float  # size of each PGD step; nsl_pgd_iterations * nsl_pgd_step must reach nsl_epsilon
     nsl_start_from_base: bool  # True: the regularized model starts from notebook 01's trained CNN (adversarial fine-tuning)
     nsl_multipliers: tuple[float, ...]  # extra multipliers of the trade-off sweep (PGD neighbours)
-    nsl_sweep_train_size: int | None  # training images for each sweep model (and the one-step model)
+    nsl_sweep_train_size: int | None  # training images of each model of section 7's comparison at equal cost
+    nsl_sweep_epochs: int  # ... and its epochs (the same for every one of those models)
+    nsl_sweep_attack_size: int  # attacked test images (the first of the attack set) for each of those models
     # Notebook 04's robustness evaluation: the per-image worst case over an ensemble of attacks (AutoAttack-style).
     ensemble_pgd_steps: int  # the series' PGD, this many steps from each random start
     ensemble_pgd_restarts: int  # random starts of that PGD (an image counts as robust only if no start fools it)
@@ -143,6 +145,8 @@ PROFILES: dict[str, Profile] = {
         nsl_start_from_base=True,
         nsl_multipliers=(0.2,),
         nsl_sweep_train_size=None,
+        nsl_sweep_epochs=1,
+        nsl_sweep_attack_size=200,
         ensemble_pgd_steps=10,
         ensemble_pgd_restarts=2,
         ensemble_apgd_steps=10,
@@ -203,12 +207,14 @@ PROFILES: dict[str, Profile] = {
         nsl_pgd_step=0.05,
         nsl_start_from_base=True,
         nsl_multipliers=(),
-        nsl_sweep_train_size=20000,
+        nsl_sweep_train_size=10000,
+        nsl_sweep_epochs=1,
+        nsl_sweep_attack_size=300,
         ensemble_pgd_steps=50,
         ensemble_pgd_restarts=2,
         ensemble_apgd_steps=50,
         ensemble_apgd_restarts=1,
-        ensemble_square_queries=1000,
+        ensemble_square_queries=500,
         graph_pool_size=10000,
         graph_labels_per_class=10,
         graph_validation_fraction=0.2,
@@ -265,6 +271,8 @@ PROFILES: dict[str, Profile] = {
         nsl_start_from_base=True,
         nsl_multipliers=(0.3, 3.0),
         nsl_sweep_train_size=None,
+        nsl_sweep_epochs=3,
+        nsl_sweep_attack_size=2000,
         ensemble_pgd_steps=100,
         ensemble_pgd_restarts=5,
         ensemble_apgd_steps=100,

@@ -79,8 +79,8 @@ weights. Compare with random noise of the same size, which barely hurts.
     },
     "04": {
         "04 ·": """**Say** (1 min): we defend notebook 01's CNN with NSL adversarial regularization, then attack the
-defended model itself, white-box, with FGSM and PGD. The original workshop measured only transfer; we report it
-too, labelled.
+defended model itself, white-box, with an ensemble of strong attacks, and quote the worst case. The original
+workshop measured only transfer; we report it too, labelled.
 
 **Watch for**: `ImportError` of NSL or a Keras 3 error: `import helpers` must be the first import.""",
         "4. The recipe": """**Say**: walk through the config field by field: multiplier, step size, norm, clip range keyed by
@@ -91,11 +91,16 @@ clip values as bare numbers (exercise 1 shows what happens).""",
         "5. Wrap, compile, train": """**Say**: the wrapper crafts neighbours of every batch and adds their loss; training
 costs about (1 + PGD iterations) times a normal step. Start the cell, then explain while it trains (about 2 minutes
 in the `workshop` profile).""",
-        "6. Evaluation": """**Say**: read the curve for both models and both attacks; the headline is white-box PGD-20 at
-epsilon 0.1. The price: a few points of clean accuracy.
+        "6. Evaluation": """**Say**: read the curve for both models and both attacks, then the point of section 6.4: one PGD run
+from one start measures the attack as much as the model. The headline is the per-image worst case over the ensemble,
+with its 95% interval; 6.5 shows the diagnostics that could have caught a broken evaluation. The price: a few points
+of clean accuracy (6.7, paired).
 
-**Ask**: why is the transfer number (section 6.2) so much higher than white-box PGD? (The attacker
-used the wrong model.)""",
+**Ask**: why is the transfer number (section 6.2) so much higher than white-box PGD? (The attacker used the wrong
+model.) Why can adding an attack to the ensemble never raise robust accuracy? (It is an AND, image by image.)
+
+**Usual mistakes**: quoting PGD-20 from one start as "robust accuracy"; reading the plumbing checks as proof of a
+sound evaluation.""",
     },
     "05": {
         "05 ·": """**Say** (1 min): notebook 04 made neighbours adversarially; here they come from a graph built once, from

@@ -217,7 +217,7 @@ def test_worst_case_and_summary_count_what_each_attack_alone_fools():
 
 
 def test_masking_checks_pass_on_a_sound_evaluation_and_fail_on_each_symptom():
-    sound = _table({"clean": [1] * 10, "pgd": [1] * 6 + [0] * 4, "square": [1] * 7 + [0] * 3})
+    sound = _table({"clean": [1] * 10, "pgd": [1] * 6 + [0] * 4, "square": [1] * 6 + [0] * 4})
     steps = {10: 0.62, 20: 0.60, 50: 0.60}
     checks = ensemble.masking_checks(sound, large_epsilon_accuracy=0.0, accuracy_by_steps=steps,
                                      transfer_accuracy=0.7, gradient_free="square")
@@ -229,3 +229,20 @@ def test_masking_checks_pass_on_a_sound_evaluation_and_fail_on_each_symptom():
     with pytest.raises(ValueError, match="gradient_free"):
         ensemble.masking_checks(sound, large_epsilon_accuracy=0.0, accuracy_by_steps=steps,
                                 transfer_accuracy=0.7, gradient_free="fab")
+
+
+def test_an_attack_on_survivors_runs_only_on_the_images_every_earlier_attack_left(model, data):
+    images, labels, _ = data
+    seen = []
+
+    def record(m, x, y, e):
+        seen.append(len(x))
+        return x
+
+    table, _ = ensemble.still_correct(model, images, labels, EPSILON,
+                                      {"fgsm": lambda m, x, y, e: attacks.fgsm(m, x, y, e), "last": record},
+                                      survivors_only=["last"])
+    assert seen == [int(table["fgsm"].sum())]
+    assert table["last"].equals(table["fgsm"])  # attacking with the clean image changes nothing
+    with pytest.raises(ValueError, match="survivors_only"):
+        ensemble.still_correct(model, images[:8], labels[:8], EPSILON, {"a": record}, survivors_only=["b"])
