@@ -40,6 +40,8 @@ IMPORT_NAMES = {
     "tensorflow": "tensorflow",
     "tf-keras": "tf_keras",
     "neural-structured-learning": "neural_structured_learning",
+    "adversarial-robustness-toolbox": "art",
+    "scikit-learn": "sklearn",
 }
 
 # The timing reference: what the README's "What a run gives" table measured (`make execute`, workshop

@@ -67,7 +67,7 @@ class Profile:
     nsl_pgd_iterations: int  # PGD steps per training neighbour (1 would be NSL's one-step, FGSM-like neighbour)
     nsl_pgd_step: float  # size of each PGD step; nsl_pgd_iterations * nsl_pgd_step must reach nsl_epsilon
     nsl_start_from_base: bool  # True: the regularized model starts from notebook 01's trained CNN (adversarial fine-tuning)
-    nsl_multipliers: tuple[float, ...]  # extra multipliers of the trade-off sweep (PGD neighbours)
+    nsl_multipliers: tuple[float, ...]  # section 7: more PGD-trained models, at these multipliers
     nsl_sweep_train_size: int | None  # training images of each model of section 7's comparison at equal cost
     nsl_sweep_epochs: int  # ... and its epochs (the same for every one of those models)
     nsl_sweep_attack_size: int  # attacked test images (the first of the attack set) for each of those models
@@ -144,9 +144,9 @@ PROFILES: dict[str, Profile] = {
         nsl_pgd_step=0.06,
         nsl_start_from_base=True,
         nsl_multipliers=(0.2,),
-        nsl_sweep_train_size=None,
+        nsl_sweep_train_size=500,
         nsl_sweep_epochs=1,
-        nsl_sweep_attack_size=200,
+        nsl_sweep_attack_size=100,
         ensemble_pgd_steps=10,
         ensemble_pgd_restarts=2,
         ensemble_apgd_steps=10,
@@ -206,7 +206,7 @@ PROFILES: dict[str, Profile] = {
         nsl_pgd_iterations=3,
         nsl_pgd_step=0.05,
         nsl_start_from_base=True,
-        nsl_multipliers=(),
+        nsl_multipliers=(0.2,),
         nsl_sweep_train_size=10000,
         nsl_sweep_epochs=1,
         nsl_sweep_attack_size=300,
@@ -269,7 +269,7 @@ PROFILES: dict[str, Profile] = {
         nsl_pgd_iterations=3,
         nsl_pgd_step=0.05,
         nsl_start_from_base=True,
-        nsl_multipliers=(0.3, 3.0),
+        nsl_multipliers=(0.2, 4.0),
         nsl_sweep_train_size=None,
         nsl_sweep_epochs=3,
         nsl_sweep_attack_size=2000,
