@@ -174,7 +174,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "workshop": Profile(
         name="workshop",
-        description="full Fashion-MNIST, short training: 2 to 7 minutes a notebook on a 2-core laptop CPU",
+        description="full Fashion-MNIST, short training: 2 to 11 minutes a notebook on a 2-core laptop CPU",
         dataset="full",
         train_size=None,
         test_size=None,
