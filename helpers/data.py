@@ -115,9 +115,11 @@ class Dataset:
     class_names: tuple[str, ...] = CLASS_NAMES
 
     def describe(self) -> str:
+        """One line for a notebook: sizes and where the images came from, without the folder (no machine paths)."""
+        origin = self.source.split(" (/")[0]  # "Debian package ... (/usr/share/...)" -> its label
         return (
             f"{len(self.x_train):,} train / {len(self.x_test):,} test images "
-            f"{self.x_train.shape[1]}x{self.x_train.shape[2]}, from {self.source}"
+            f"{self.x_train.shape[1]}x{self.x_train.shape[2]}, from {origin}"
         )
 
 

@@ -218,17 +218,29 @@ def test_worst_case_and_summary_count_what_each_attack_alone_fools():
 
 def test_masking_checks_pass_on_a_sound_evaluation_and_fail_on_each_symptom():
     sound = _table({"clean": [1] * 10, "pgd": [1] * 6 + [0] * 4, "square": [1] * 6 + [0] * 4})
-    steps = {10: 0.62, 20: 0.60, 50: 0.60}
-    checks = ensemble.masking_checks(sound, large_epsilon_accuracy=0.0, accuracy_by_steps=steps,
-                                     transfer_accuracy=0.7, gradient_free="square")
-    assert all(check.passed for check in checks), [str(check) for check in checks]
+    arguments = {"large_epsilon_accuracy": 0.0, "accuracy_by_steps": {10: 0.62, 20: 0.60, 50: 0.60},
+                 "accuracy_by_starts": [0.61, 0.60, 0.60], "white_box_accuracy": 0.6, "transfer_accuracy": 0.7}
+    checks = ensemble.masking_checks(sound, **arguments, gradient_free="square")
+    assert len(checks) == 6 and all(check.passed for check in checks), [str(check) for check in checks]
     masked = _table({"clean": [1] * 10, "pgd": [1] * 9 + [0], "square": [1] * 5 + [0] * 5})
-    failed = ensemble.masking_checks(masked, large_epsilon_accuracy=0.4, accuracy_by_steps={10: 0.5, 20: 0.7},
-                                     transfer_accuracy=0.5, gradient_free="square")
+    failed = ensemble.masking_checks(
+        masked, large_epsilon_accuracy=0.4, accuracy_by_steps={10: 0.5, 20: 0.7}, accuracy_by_starts=[0.7, 0.6],
+        white_box_accuracy=0.8, transfer_accuracy=0.5, gradient_free="square")
     assert not any(check.passed for check in failed), [str(check) for check in failed]
     with pytest.raises(ValueError, match="gradient_free"):
-        ensemble.masking_checks(sound, large_epsilon_accuracy=0.0, accuracy_by_steps=steps,
-                                transfer_accuracy=0.7, gradient_free="fab")
+        ensemble.masking_checks(sound, **arguments, gradient_free="fab")
+
+
+def test_summary_gives_an_attack_on_survivors_no_accuracy_of_its_own_and_counts_what_it_broke():
+    import pandas as pd
+
+    table = _table({"clean": [1, 1, 1, 1, 0], "a": [1, 0, 1, 1, 0], "sq": [1, 0, 0, 1, 0]})
+    table.attrs["survivors_only"] = ["sq"]
+    rows = ensemble.summary({"m": table}).set_index("attack")
+    assert rows.loc["a", "fooled only by this"] == 1  # the survivors-only column does not hide it
+    assert rows.loc["sq (on survivors)", "fooled only by this"] == 1
+    assert pd.isna(rows.loc["sq (on survivors)", "accuracy"])
+    assert rows.loc["worst case", "accuracy"] == pytest.approx(0.4)
 
 
 def test_an_attack_on_survivors_runs_only_on_the_images_every_earlier_attack_left(model, data):
@@ -244,5 +256,6 @@ def test_an_attack_on_survivors_runs_only_on_the_images_every_earlier_attack_lef
                                       survivors_only=["last"])
     assert seen == [int(table["fgsm"].sum())]
     assert table["last"].equals(table["fgsm"])  # attacking with the clean image changes nothing
+    assert table.attrs["survivors_only"] == ["last"]
     with pytest.raises(ValueError, match="survivors_only"):
         ensemble.still_correct(model, images[:8], labels[:8], EPSILON, {"a": record}, survivors_only=["b"])
