@@ -281,6 +281,8 @@ def _build_square(twin, image_shape: tuple):
         rows = tf.reshape(tf.range(height), [1, height, 1, 1])
         columns = tf.reshape(tf.range(width), [1, 1, width, 1])
         for iteration in tf.range(queries):
+            if tf.reduce_all(loss <= 0.0):  # every image fooled: nothing left to search
+                break
             share = _square_fraction(iteration, queries, 0.8)
             side = tf.cast(tf.round(tf.sqrt(share * height * width)), tf.int32)
             side = tf.clip_by_value(side, 1, min(height, width) - 1)
