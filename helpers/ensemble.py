@@ -425,7 +425,10 @@ def still_correct(model, images, labels, epsilon, attacks: dict, *, survivors_on
         standing = table.all(axis=1) if name in survivors_only else table["clean"]
         chosen = np.flatnonzero(standing) if (only_correct or name in survivors_only) else np.arange(len(images))
         started = time.perf_counter()
-        adversarial = np.asarray(attack(model, images[chosen], labels[chosen], epsilon), dtype=np.float32)
+        if len(chosen):
+            adversarial = np.asarray(attack(model, images[chosen], labels[chosen], epsilon), dtype=np.float32)
+        else:  # nothing left standing: nothing to attack
+            adversarial = images[chosen]
         seconds[name] = time.perf_counter() - started
         if adversarial.shape != images[chosen].shape:
             raise ValueError(f"attack {name!r} returned shape {adversarial.shape}, expected {images[chosen].shape}.")

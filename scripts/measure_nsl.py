@@ -56,6 +56,10 @@ def main() -> None:
           f"{profile.nsl_epochs} epochs, from {'the base model' if profile.nsl_start_from_base else 'random weights'}, "
           f"multiplier {profile.nsl_multiplier:g}, {profile.nsl_pgd_iterations} PGD steps of {profile.nsl_pgd_step:g} "
           f"within L-inf {profile.nsl_epsilon:g}.", flush=True)
+    path = artifacts.save_model(adv, "nsl_adv_regularized_measured", profile, {
+        "training_images": len(x_train), "epochs": profile.nsl_epochs, "multiplier": profile.nsl_multiplier,
+        "training_seconds": round(seconds, 1), "data": dataset.source})
+    print(f"Saved {artifacts.relative_path(path)}", flush=True)
     one_attack = {"PGD-20, 1 start": lambda m, x, y, e: attacks.pgd(m, x, y, e, steps=20, seed=0)}
     strong = ensemble.attacks_for(profile)
     tables = {}

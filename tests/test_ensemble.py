@@ -257,5 +257,9 @@ def test_an_attack_on_survivors_runs_only_on_the_images_every_earlier_attack_lef
     assert seen == [int(table["fgsm"].sum())]
     assert table["last"].equals(table["fgsm"])  # attacking with the clean image changes nothing
     assert table.attrs["survivors_only"] == ["last"]
+    seen.clear()
+    wrong = (np.argmax(model.predict(images[:20], verbose=0), axis=1) + 1) % 10  # every clean image wrong
+    table, _ = ensemble.still_correct(model, images[:20], wrong, EPSILON, {"last": record}, survivors_only=["last"])
+    assert seen == [] and not table["last"].any()  # no survivors: the attack is not called on nothing
     with pytest.raises(ValueError, match="survivors_only"):
         ensemble.still_correct(model, images[:8], labels[:8], EPSILON, {"a": record}, survivors_only=["b"])
