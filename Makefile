@@ -42,7 +42,7 @@ python-version:
 	exit 1
 
 $(STAMP): requirements.txt pyproject.toml | python-version
-	@echo "Installing the pinned packages into $(VENV): about 2.8 GB on disk, downloaded once (mostly TensorFlow)."
+	@echo "Installing the pinned packages into $(VENV): about 2.9 GB on disk, downloaded once (mostly TensorFlow)."
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
