@@ -70,6 +70,7 @@ ITERATIVE_ATTACKS = ("pgd", "bim")
 LARGE_EPSILON = {"linf": 0.3, "l2": 4.0}
 NEAR_ZERO = 0.1
 _COLUMNS = ("model", "attack", "setting", "norm", "epsilon", "accuracy", "n", "seconds")
+_COUNTS = ("n", "steps", "fooled only by this", "training images")  # whole numbers, shown without decimals
 
 _PREDICT_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -643,6 +644,8 @@ def _cell(key: str, value) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "-"
     if isinstance(value, (float, np.floating)):
+        if key in _COUNTS and float(value).is_integer():  # a count that pandas made a float (beside a None)
+            return f"{int(value):,}"
         if key == "seconds":
             return f"{value:.1f}"
         if key == "epsilon":
