@@ -19,7 +19,7 @@ out in the notebook):
   problem is not hiding a weakness. The series' own compiled version (ART's
   ``SquareAttack`` takes minutes where this takes seconds), checked against
   ART's in the tests.
-* :func:`wilson_interval`, :func:`paired_difference` - 95% intervals for an
+* :func:`wilson_interval`, :func:`paired_difference` (from :mod:`helpers.stats`) - 95% intervals for an
   accuracy and for the difference of two accuracies on the same images.
 
 Every attack returns adversarial images in [0, 1] within ``epsilon`` (L-inf) of
@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from helpers import checks
+from helpers.stats import paired_difference, wilson_interval  # noqa: F401 (re-exported)
 
 __all__ = ["logits_twin", "apgd", "apgd_checkpoints", "pgd_restarts", "square", "art_classifier", "attacks_for",
            "still_correct", "worst_case", "summary", "masking_checks", "wilson_interval", "paired_difference"]
@@ -532,42 +533,3 @@ def masking_checks(table, *, large_epsilon_accuracy: float, accuracy_by_steps: d
                     f"{gradient_free} broke {broken} of the {int(gradient.sum())} images the gradient attacks "
                     f"left ({share:.3f}, tolerance {tolerance})"),
     ]
-
-
-# ----------------------------------------------------------------------------
-# Intervals.
-# ----------------------------------------------------------------------------
-
-
-def wilson_interval(correct) -> tuple[float, float]:
-    """95% Wilson score interval of an accuracy, from one True/False per image (scipy's ``binomtest``)."""
-    from scipy.stats import binomtest
-
-    correct = np.asarray(correct, dtype=bool).ravel()
-    if correct.size == 0:
-        raise ValueError("correct must hold one True/False per image; it is empty.")
-    interval = binomtest(int(correct.sum()), correct.size).proportion_ci(0.95, method="wilson")
-    return float(interval.low), float(interval.high)
-
-
-def paired_difference(first, second, *, seed: int = 0, resamples: int = 2000) -> tuple[float, float, float]:
-    """Accuracy of ``first`` minus ``second`` on the same images, with its 95% paired bootstrap interval.
-
-    ``first`` and ``second`` hold one True/False per image, the same images in
-    the same order. Returns ``(difference, low, high)`` from scipy's
-    ``bootstrap(paired=True)`` (percentile interval): images are resampled together, so what
-    both get right or wrong cancels out.
-    """
-    from scipy.stats import bootstrap
-
-    first = np.asarray(first, dtype=bool).ravel()
-    second = np.asarray(second, dtype=bool).ravel()
-    if first.shape != second.shape or first.size < 2:
-        raise ValueError(f"first and second must be the same images (one True/False each, at least 2), got "
-                         f"{first.size} and {second.size}.")
-    difference = float(first.mean() - second.mean())
-    if np.array_equal(first, second):
-        return difference, difference, difference
-    result = bootstrap((first.astype(float), second.astype(float)), lambda a, b: np.mean(a) - np.mean(b),
-                       paired=True, n_resamples=resamples, random_state=seed, method="percentile")
-    return difference, float(result.confidence_interval.low), float(result.confidence_interval.high)
