@@ -280,7 +280,8 @@ def evaluate_attack(
 
 def transfer_matrix(
     models: Mapping[str, object], images, labels, attack, epsilon: float, *,
-    norm: str = "linf", batch_size: int = 500, progress: bool = True, **attack_options,
+    norm: str = "linf", batch_size: int = 500, progress: bool = True, keep_correct: bool = False,
+    **attack_options,
 ) -> list[dict]:
     """Craft ``attack`` once on every model and score every model on every model's examples.
 
@@ -292,7 +293,8 @@ def transfer_matrix(
     images the source model classifies right when clean and wrong after its own
     attack, and the scored model classifies right when clean, the share the
     scored model now gets wrong (1.0 for the source itself; None when no image
-    qualifies).
+    qualifies). With ``keep_correct=True`` each row also holds ``correct``: one
+    True/False per image (right after the attack), for paired comparisons.
     """
     if not isinstance(models, Mapping) or len(models) < 2:
         raise TypeError("models must be a dict of at least two {name: tf.keras model}: transfer needs a source and a target.")
@@ -300,6 +302,7 @@ def transfer_matrix(
     norm = _checks.check_norm(norm)
     epsilon = _checks.check_number(epsilon, "epsilon")
     batch_size = _checks.check_batch_size(batch_size)
+    keep_correct = _checks.check_flag(keep_correct, "keep_correct")
     images, true_classes = _check_data(dict(models), images, labels)
     options = _supported_options(function, {"norm": norm, **attack_options})
     clean_right = {name: _predict(model, images, batch_size) == true_classes for name, model in models.items()}
@@ -321,6 +324,8 @@ def transfer_matrix(
                 "accuracy": float(np.mean(right_after[name])), "n": len(true_classes), "seconds": seconds,
                 "transfer_rate": rate,
             })
+            if keep_correct:
+                rows[-1]["correct"] = right_after[name]
     return rows
 
 

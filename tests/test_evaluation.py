@@ -339,3 +339,14 @@ def test_transfer_matrix_needs_two_models(base, data):
 
 def test_tables_show_missing_values_as_a_dash():
     assert "-" in evaluation.format_table([{"model": "a", "transfer_rate": None}]).splitlines()[-1]
+
+
+def test_transfer_matrix_keeps_per_image_correctness_on_request(base, other, data):
+    images, labels, _ = data
+    rows = evaluation.transfer_matrix({"base": base, "other": other}, images, labels, "fgsm", 0.1,
+                                      progress=False, keep_correct=True)
+    for row in rows:
+        assert row["correct"].dtype == bool and row["correct"].shape == labels.shape
+        assert row["correct"].mean() == pytest.approx(row["accuracy"])
+    plain = evaluation.transfer_matrix({"base": base, "other": other}, images, labels, "fgsm", 0.1, progress=False)
+    assert all("correct" not in row for row in plain)
