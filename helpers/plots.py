@@ -38,16 +38,27 @@ MODEL_COLORS: dict[str, str] = {
     "frozen base": "#17becf",  # cyan: notebook 02's pretrained, frozen base
     "fine-tuned": "#ff7f0e",  # orange: notebook 02's fine-tuned base
 }
-_FALLBACK = ["#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+# Names not listed get the next unused colour of this palette, in the order they are first drawn, and keep
+# it for the rest of the session: two different models never share a colour (up to 12 new names).
+_FALLBACK = ["#8c564b", "#e377c2", "#bcbd22", "#393b79", "#e7ba52", "#843c39", "#637939", "#7b4173",
+             "#3182bd", "#e6550d", "#31a354", "#756bb1"]
+_ASSIGNED: dict[str, str] = {}
 
 
 def color_for(model_name: str) -> str:
-    """The colour of ``model_name`` in every figure of the series."""
-    key = model_name.lower()
-    for known, colour in MODEL_COLORS.items():
-        if key == known or key.startswith(known + " ") or key.startswith(known + "("):
-            return colour
-    return _FALLBACK[sum(map(ord, key)) % len(_FALLBACK)]
+    """The colour of ``model_name`` in every figure of the series.
+
+    Only an exact name (case aside) gets a colour of :data:`MODEL_COLORS`: "cnn (dropout)" is another
+    model than "cnn" and gets its own colour.
+    """
+    key = str(model_name).strip().lower()
+    if key in MODEL_COLORS:
+        return MODEL_COLORS[key]
+    if key not in _ASSIGNED:
+        used = set(_ASSIGNED.values())
+        free = [colour for colour in _FALLBACK if colour not in used]
+        _ASSIGNED[key] = free[0] if free else _FALLBACK[len(_ASSIGNED) % len(_FALLBACK)]
+    return _ASSIGNED[key]
 
 
 def _panel_grid(count: int, columns: int, size: float, extra_height: float):

@@ -19,9 +19,15 @@ def close_figures():
 
 def test_each_model_keeps_its_colour():
     assert plots.color_for("cnn") == plots.MODEL_COLORS["cnn"]
-    assert plots.color_for("vgg19 (RANDOM init, not pretrained)") == plots.MODEL_COLORS["vgg19"]
+    assert plots.color_for("VGG19") == plots.MODEL_COLORS["vgg19"]
     assert plots.color_for("adv-regularized") != plots.color_for("base")
-    assert plots.color_for("some new model") == plots.color_for("some new model")
+    # Another model whose name starts like a known one is another model, with its own colour.
+    assert plots.color_for("cnn (dropout)") != plots.color_for("cnn")
+    new_names = ["graph-regularized", "label propagation", "cnn (dropout)", "multiplier 0"]
+    colours = [plots.color_for(name) for name in new_names]
+    assert len(set(colours)) == len(new_names), "two new models share a colour"
+    assert not set(colours) & set(plots.MODEL_COLORS.values()), "a new model took a known model's colour"
+    assert [plots.color_for(name) for name in new_names] == colours, "a model changed colour between figures"
 
 
 def _visible_axes(fig):
