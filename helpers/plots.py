@@ -240,20 +240,25 @@ def show_feature_maps(maps: np.ndarray, title: str = "Feature maps", columns: in
 
 
 def plot_label_budget(summary: Iterable[Mapping], title: str = "Target accuracy against the label budget"):
-    """Mean accuracy (with the standard deviation over seeds as error bars) against labelled images per class.
+    """Mean accuracy over seeds, with its 95% interval as error bars, against labelled images per class.
 
-    ``summary`` holds rows ``{approach, per_class, mean, std, seeds}`` as
+    ``summary`` holds rows ``{approach, per_class, mean, low, high}`` as
     :func:`helpers.transfer.summarize` returns them; one line per approach, a
-    log-scaled x axis.
+    log-scaled x axis. With one seed there is no interval, and no bar is drawn.
     """
     summary = list(summary)
     if not summary:
         raise ValueError("summary is empty: nothing to plot.")
+    missing = {"approach", "per_class", "mean", "low", "high"} - set(summary[0])
+    if missing:
+        raise ValueError(f"summary rows lack {sorted(missing)}: pass what helpers.transfer.summarize returns.")
     fig, axis = plt.subplots(figsize=(7, 4.5))
     for approach in dict.fromkeys(row["approach"] for row in summary):
         rows = sorted((row for row in summary if row["approach"] == approach), key=lambda row: row["per_class"])
+        means = np.array([row["mean"] for row in rows])
+        bars = np.array([[row["mean"] - row["low"] for row in rows], [row["high"] - row["mean"] for row in rows]])
         axis.errorbar(
-            [row["per_class"] for row in rows], [row["mean"] for row in rows], yerr=[row["std"] for row in rows],
+            [row["per_class"] for row in rows], means, yerr=np.nan_to_num(bars, nan=0.0),
             marker="o", capsize=4, color=color_for(approach), label=approach,
         )
     budgets = sorted({row["per_class"] for row in summary})
@@ -262,7 +267,7 @@ def plot_label_budget(summary: Iterable[Mapping], title: str = "Target accuracy 
     axis.set_xticklabels([str(b) for b in budgets])
     axis.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # only the budgets: no 6x10^0 minor labels
     axis.set_xlabel("labelled target images per class (log scale)")
-    axis.set_ylabel("target test accuracy (mean over seeds, bars: std)")
+    axis.set_ylabel("target test accuracy\n(mean over seeds, bars: its 95% interval)")
     axis.set_title(title)
     axis.grid(alpha=0.3)
     axis.legend()

@@ -177,17 +177,18 @@ def train_target(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray, 
 def label_budget_experiment(
     pretrained: tf.keras.Model, target_train: Task, target_test: Task, budgets: Sequence[int],
     seeds: Sequence[int], steps: int, finetune_steps: int, learning_rate: float = 1e-3,
-    head_learning_rate: float = 1e-3, finetune_learning_rate: float = 3e-4, batch_size: int = 32,
+    finetune_learning_rate: float = 3e-4, batch_size: int = 32,
     base_layers: Sequence[str] = BASE_LAYERS, progress: bool = True,
 ) -> list[dict]:
     """Every approach at every label budget (images per class) and seed, scored on ``target_test``.
 
-    "from scratch" trains ``steps`` updates at ``learning_rate``; "frozen base"
-    trains its new head ``steps`` updates at ``head_learning_rate``; "fine-tuned" continues from the trained frozen-base model with everything
-    unfrozen, for ``finetune_steps`` more at ``finetune_learning_rate``. The three
-    approaches of one budget and seed see the same labelled images. Returns tidy
-    rows ``{approach, per_class, labelled, seed, accuracy, n, seconds}``
-    (fine-tuning's seconds include its frozen phase).
+    Every approach gets the same ``steps`` updates on the same labelled images, in the same
+    batches: "from scratch" trains all of them at ``learning_rate``; "frozen base" trains its new
+    head for all of them at ``learning_rate``; "fine-tuned" is the frozen-base model as it was
+    ``finetune_steps`` updates before the end, then trained for those last ``finetune_steps``
+    with everything unfrozen at ``finetune_learning_rate``. Both models that use the base start
+    from the same head weights (the seed's), so their comparison is paired too. Returns tidy rows
+    ``{approach, per_class, labelled, seed, accuracy, n, updates, seconds}``.
     """
     if isinstance(budgets, (int, np.integer)) or isinstance(seeds, (int, np.integer)) or not budgets or not seeds:
         raise ValueError("budgets and seeds must each be a non-empty list, e.g. budgets=(10, 30), seeds=(0, 1, 2).")
@@ -195,57 +196,73 @@ def label_budget_experiment(
     seeds = [_checks.check_seed(seed, "seeds", allow_none=False) for seed in seeds]
     steps = _checks.check_whole_number(steps, "steps")
     finetune_steps = _checks.check_whole_number(finetune_steps, "finetune_steps")
-    for rate, name in ((learning_rate, "learning_rate"), (head_learning_rate, "head_learning_rate"),
-                       (finetune_learning_rate, "finetune_learning_rate")):
+    if finetune_steps >= steps:
+        raise ValueError(f"finetune_steps ({finetune_steps}) must be fewer than steps ({steps}): they are the last "
+                         "of the steps updates, after the head has trained on the frozen base.")
+    for rate, name in ((learning_rate, "learning_rate"), (finetune_learning_rate, "finetune_learning_rate")):
         if _checks.check_number(rate, name) <= 0:
             raise ValueError(f"{name} must be > 0, got {rate}: it is an Adam learning rate such as 1e-3.")
     rows = []
     jobs = [(budget, seed) for budget in budgets for seed in seeds]
+    classes = len(target_train.classes)
+    head_steps = steps - finetune_steps
 
     def score(approach, model, budget, seed, labels, seconds):
         rows.append({
             "approach": approach, "per_class": budget, "labelled": len(labels), "seed": seed,
             "accuracy": _evaluation.accuracy(model, target_test.x, target_test.y), "n": len(target_test.y),
-            "seconds": seconds,
+            "updates": steps, "seconds": seconds,
         })
 
-    classes = len(target_train.classes)
     for budget, seed in tqdm(jobs, desc="label budgets", unit="run", disable=not progress):
         images, labels = labelled_sample(target_train, budget, seed)
         for approach in APPROACHES[:2]:
             tf.keras.utils.set_random_seed(seed)  # the same head initialisation and batches for both
             started = time.perf_counter()
-            rate = learning_rate if approach == "from scratch" else head_learning_rate
-            model = transfer_model(approach, classes, pretrained, rate, base_layers=base_layers)
-            train_target(model, images, labels, steps, batch_size, seed)
-            seconds = time.perf_counter() - started
-            score(approach, model, budget, seed, labels, seconds)
+            model = transfer_model(approach, classes, pretrained, learning_rate, base_layers=base_layers)
+            train_target(model, images, labels, head_steps, batch_size, seed)
+            if approach == "frozen base":
+                branch = model.get_weights()  # where fine-tuning branches off
+                head_seconds = time.perf_counter() - started
+            train_target(model, images, labels, finetune_steps, batch_size, seed + 1)
+            score(approach, model, budget, seed, labels, time.perf_counter() - started)
         started = time.perf_counter()
-        train_target(unfreeze(model, finetune_learning_rate), images, labels, finetune_steps, batch_size, seed)
-        score("fine-tuned", model, budget, seed, labels, seconds + time.perf_counter() - started)
+        model.set_weights(branch)
+        train_target(unfreeze(model, finetune_learning_rate), images, labels, finetune_steps, batch_size, seed + 1)
+        score("fine-tuned", model, budget, seed, labels, head_seconds + time.perf_counter() - started)
     return rows
 
 
 def summarize(rows: Sequence[dict], baseline: str = "from scratch") -> list[dict]:
-    """Per approach and budget: mean and standard deviation over seeds, and errors cut versus ``baseline``.
+    """Per approach and budget: mean over seeds with its 95% interval, and the paired gain over ``baseline``.
 
-    ``errors cut`` is ``1 - mean error / baseline's mean error`` (0.25: a quarter fewer test errors).
+    ``gain`` is the approach's accuracy minus the baseline's, seed by seed (the same labelled images and
+    initial weights), averaged, with its 95% t interval (``gain low``, ``gain high``; NaN with one seed:
+    one run has no spread to measure). ``errors cut`` is ``1 - mean error / baseline's mean error``.
     """
+    from helpers import stats as _stats
+
     table = []
     budgets = sorted({row["per_class"] for row in rows})
     for budget in budgets:
-        means = {}
+        runs = {}
         for approach in dict.fromkeys(row["approach"] for row in rows):
-            values = np.array([r["accuracy"] for r in rows if r["approach"] == approach and r["per_class"] == budget])
-            if len(values):
-                means[approach] = values
-        if baseline not in means:
+            chosen = {r.get("seed", 0): r["accuracy"] for r in rows if r["approach"] == approach and r["per_class"] == budget}
+            if chosen:
+                runs[approach] = chosen
+        if baseline not in runs:
             raise ValueError(f"no {baseline!r} rows at {budget} images per class: nothing to compare with.")
-        base_error = 1.0 - means[baseline].mean()
-        for approach, values in means.items():
+        base = runs[baseline]
+        base_error = 1.0 - np.mean(list(base.values()))
+        for approach, by_seed in runs.items():
+            values = np.array(list(by_seed.values()))
+            mean, low, high = _stats.seed_interval(values)
+            shared = [seed for seed in by_seed if seed in base]
+            gain = _stats.paired_seed_difference([by_seed[s] for s in shared], [base[s] for s in shared])
             table.append({
-                "per_class": budget, "approach": approach, "mean": float(values.mean()),
-                "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0, "seeds": len(values),
-                "errors cut": float(1.0 - (1.0 - values.mean()) / base_error) if base_error > 0 else 0.0,
+                "per_class": budget, "approach": approach, "mean": mean, "low": low, "high": high,
+                "std": float(values.std(ddof=1)) if len(values) > 1 else float("nan"), "seeds": len(values),
+                "gain": gain[0], "gain low": gain[1], "gain high": gain[2],
+                "errors cut": float(1.0 - (1.0 - mean) / base_error) if base_error > 0 else 0.0,
             })
     return table

@@ -83,7 +83,8 @@ def test_filters_and_feature_maps_one_panel_each():
 
 def test_label_budget_plot_draws_one_line_per_approach_with_error_bars():
     summary = [
-        {"approach": approach, "per_class": budget, "mean": 0.5 + 0.1 * i + budget / 1000, "std": 0.01, "seeds": 3}
+        {"approach": approach, "per_class": budget, "mean": 0.5 + 0.1 * i + budget / 1000,
+         "low": 0.48 + 0.1 * i + budget / 1000, "high": 0.53 + 0.1 * i + budget / 1000}
         for i, approach in enumerate(("from scratch", "frozen base", "fine-tuned")) for budget in (10, 30, 100)
     ]
     fig = plots.plot_label_budget(summary)
@@ -92,12 +93,17 @@ def test_label_budget_plot_draws_one_line_per_approach_with_error_bars():
     assert labels == ["from scratch", "frozen base", "fine-tuned"]
     assert axis.get_xscale() == "log" and [t.get_text() for t in axis.get_xticklabels()] == ["10", "30", "100"]
     assert len(axis.containers) == 3  # one errorbar container per approach
+    bars = axis.containers[0].lines[2][0].get_segments()  # from scratch, budget 10: the interval, not the std
+    assert bars[0][:, 1] == pytest.approx([0.49, 0.54])
+    with pytest.raises(ValueError, match="lack"):
+        plots.plot_label_budget([{"approach": "a", "per_class": 1, "mean": 0.5, "std": 0.1}])
     with pytest.raises(ValueError, match="empty"):
         plots.plot_label_budget([])
 
 
 def test_label_budget_plot_labels_only_the_budgets():
-    summary = [{"approach": "base", "per_class": budget, "mean": 0.7, "std": 0.0, "seeds": 1} for budget in (5, 10, 60)]
+    summary = [{"approach": "base", "per_class": budget, "mean": 0.7, "low": float("nan"), "high": float("nan")}
+               for budget in (5, 10, 60)]
     axis = plots.plot_label_budget(summary).axes[0]
     axis.figure.canvas.draw()
     shown = [t.get_text() for t in axis.get_xticklabels() + axis.get_xticklabels(minor=True) if t.get_text()]

@@ -117,6 +117,15 @@ def test_label_budget_experiment_and_summary(tasks):
         assert line["mean"] == pytest.approx(np.mean(values)) and line["std"] == pytest.approx(np.std(values, ddof=1))
         scratch = next(s for s in summary if s["approach"] == "from scratch" and s["per_class"] == line["per_class"])
         assert line["errors cut"] == pytest.approx(1 - (1 - line["mean"]) / (1 - scratch["mean"]))
+        gains = [r["accuracy"] - next(b["accuracy"] for b in rows if b["approach"] == "from scratch"
+                                      and b["per_class"] == r["per_class"] and b["seed"] == r["seed"])
+                 for r in rows if r["approach"] == line["approach"] and r["per_class"] == line["per_class"]]
+        assert line["gain"] == pytest.approx(np.mean(gains))
+        assert line["gain low"] <= line["gain"] <= line["gain high"]
+    assert {r["updates"] for r in rows} == {3}, "every approach gets the same number of updates"
+    with pytest.raises(ValueError, match="finetune_steps"):
+        transfer.label_budget_experiment(pretrained, target, target_test, [2], [0], steps=3, finetune_steps=3,
+                                         progress=False)
 
 
 def test_summary_needs_its_baseline():
@@ -128,6 +137,6 @@ def test_label_budget_experiment_refuses_bad_settings(tasks):
     source, target, target_test = tasks
     for kwargs, match in [({"budgets": 10}, "non-empty list"), ({"seeds": ()}, "non-empty list"),
                           ({"steps": 0}, "steps"), ({"finetune_learning_rate": 0.0}, "finetune_learning_rate")]:
-        arguments = {"budgets": (2,), "seeds": (0,), "steps": 1, "finetune_steps": 1, **kwargs}
+        arguments = {"budgets": (2,), "seeds": (0,), "steps": 2, "finetune_steps": 1, **kwargs}
         with pytest.raises((TypeError, ValueError), match=match):
             transfer.label_budget_experiment(None, target, target_test, progress=False, **arguments)
