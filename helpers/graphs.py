@@ -11,7 +11,8 @@ module feeds them, reads back what they write, and measures it.
   whose embeddings have a cosine similarity of at least ``threshold``.
 * :class:`SimilarityGraph` - nodes, edges, and each node's neighbours in the
   order NSL's ``pack_nbrs`` takes them (heaviest edge first); ``keep_heaviest``
-  turns a threshold graph into a nearest-neighbour graph.
+  turns a threshold graph into a nearest-neighbour graph; ``rewired`` shuffles
+  its edges at equal degrees (a control that keeps the shape, not the content).
 * :func:`graph_statistics` - edges per node, isolated nodes, homophily (the
   share of edges joining two images of the same class).
 * :func:`pack_neighbors` - training examples in NSL's layout: ``image``,
@@ -331,6 +332,40 @@ class SimilarityGraph:
         dropped[nodes] = True
         keep = ~(dropped[self.sources] | dropped[self.targets])
         return SimilarityGraph.from_edges(self.ids, self.sources[keep], self.targets[keep], self.weights[keep], self.threshold)
+
+    def rewired(self, seed: int = 0, swaps_per_edge: int = 10) -> "SimilarityGraph":
+        """A control graph: the same nodes and degrees, the edges shuffled by degree-preserving double-edge swaps.
+
+        Each swap picks two edges ``a-b`` and ``c-d`` at random and makes them
+        ``a-d`` and ``c-b`` (or ``a-c`` and ``b-d``, by a coin flip); a swap that
+        would join a node to itself or repeat an edge is skipped. Every edge
+        keeps its weight. After ``swaps_per_edge`` swaps per edge, every node
+        has exactly as many edges as before (isolated nodes stay isolated, each
+        centre packs as many neighbours), but who its neighbours are is random:
+        whatever the graph knew about which images are alike is gone.
+        """
+        seed = checks.check_seed(seed, allow_none=False)
+        swaps_per_edge = checks.check_whole_number(swaps_per_edge, "swaps_per_edge", minimum=1)
+        one_way = self.sources < self.targets
+        first, second = self.sources[one_way].tolist(), self.targets[one_way].tolist()
+        weights, count, nodes = self.weights[one_way], len(first), self.num_nodes
+        present = {min(a, b) * nodes + max(a, b) for a, b in zip(first, second)}
+        rng = np.random.default_rng(seed)
+        picks = rng.integers(count, size=(swaps_per_edge * count, 2)).tolist() if count > 1 else []
+        flips = rng.random(len(picks)) < 0.5
+        for (i, j), flip in zip(picks, flips.tolist()):
+            a, b, c, d = first[i], second[i], first[j], second[j]
+            if flip:
+                c, d = d, c
+            new_one, new_two = min(a, d) * nodes + max(a, d), min(c, b) * nodes + max(c, b)
+            if i == j or a == d or c == b or new_one in present or new_two in present:
+                continue
+            present -= {min(a, b) * nodes + max(a, b), min(c, d) * nodes + max(c, d)}
+            present |= {new_one, new_two}
+            first[i], second[i], first[j], second[j] = a, d, c, b
+        first, second = np.array(first, np.int64), np.array(second, np.int64)
+        return SimilarityGraph.from_edges(self.ids, np.concatenate([first, second]), np.concatenate([second, first]),
+                                          np.concatenate([weights, weights]), self.threshold)
 
 
 def _check_nodes(nodes, count: int, name: str = "centres") -> np.ndarray:

@@ -12,6 +12,10 @@
   (``nsl.keras.GraphRegularization``) and, optionally, unlabelled centres with
   theirs: half of every batch, with no supervised loss. Both return
   ``(model, history, seconds)``.
+* :func:`train_arms` - one label draw and seed, every arm of notebook 05's
+  comparison: the base CNN, labelled centres only, unlabelled centres too, and
+  two controls with the same batches (multiplier 0; a degree-preserving
+  shuffle of the graph's edges).
 * :func:`budget_experiment` - both models at several label budgets and seeds,
   as tidy rows for :func:`helpers.transfer.summarize` and
   :func:`helpers.plots.plot_label_budget`.
@@ -22,6 +26,7 @@ The training loss of the graph-regularized model is
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -43,8 +48,12 @@ __all__ = [
     "unlabelled_centres",
     "train_base",
     "train_graph_regularized",
+    "ARMS",
+    "train_arms",
     "budget_experiment",
 ]
+
+ARMS = ("base", "graph, labelled centres", "graph-regularized", "multiplier 0, same batches", "shuffled graph")
 
 
 @dataclass(frozen=True)
@@ -110,13 +119,28 @@ def labelled_split(labels, per_class: int, validation_fraction: float = 0.2, see
     return LabelledSplit(per_class, train, validation, unlabelled)
 
 
-def graph_reg_config(max_neighbors: int, multiplier: float, distance_type: str = "l2"):
+def graph_reg_config(max_neighbors: int, multiplier: float, distance_type: str = "l2", sum_over_classes: bool = False):
     """``nsl.configs.make_graph_reg_config``: how many neighbours, how much their loss counts, and how it is measured.
 
-    The neighbour loss compares the model's class probabilities for an image and
-    for each neighbour (``distance_type`` ``"l2"``: squared distance, or
-    ``"kl_divergence"``, ``"jensen_shannon_divergence"``, summed over classes),
-    weighted by the edge weights.
+    The neighbour loss compares the model's class probabilities ``p`` for a
+    centre ``i`` and for each packed neighbour ``j``, weighted by the edge weight
+    ``w_ij``, and is reduced over the whole batch the way NSL reduces it by
+    default (``SUM_BY_NONZERO_WEIGHTS``):
+
+    * ``"l2"`` (``sum_over_axis=None``, NSL's default): ``mean_squared_error``
+      averages over the C classes as well, so the loss is
+      ``sum_ij w_ij * (1/C) * sum_c (p_ic - p_jc)**2 / #{(i, j): w_ij > 0}``,
+      the weighted *mean* squared difference per class (C = 10 here: a tenth of
+      the summed squared distance). ``"l1"`` and ``"cosine"`` are reduced alike.
+    * ``"kl_divergence"``, ``"jensen_shannon_divergence"`` (``sum_over_axis=-1``):
+      the divergence is *summed* over the classes, then averaged over the
+      nonzero-weight pairs. At the same multiplier it therefore weighs about C
+      times as much as ``"l2"`` would summed the same way; compare the two at
+      equal footing (``"l2"`` with ``sum_over_axis=-1``, see ``sum_over_classes``).
+
+    ``tests/test_graphs.py`` checks this formula against NSL's own
+    ``PairwiseDistance`` layer. ``sum_over_classes=True`` makes ``"l2"`` sum
+    over the classes too (NSL's ``sum_over_axis=-1``).
     """
     max_neighbors = checks.check_whole_number(max_neighbors, "max_neighbors", minimum=1)
     multiplier = checks.check_number(multiplier, "multiplier", minimum=0.0)
@@ -127,7 +151,7 @@ def graph_reg_config(max_neighbors: int, multiplier: float, distance_type: str =
 
     return nsl.configs.make_graph_reg_config(
         max_neighbors=max_neighbors, multiplier=multiplier, distance_type=distance_type,
-        sum_over_axis=None if distance_type in ("l2", "l1", "cosine") else -1,
+        sum_over_axis=None if distance_type in ("l2", "l1", "cosine") and not sum_over_classes else -1,
     )
 
 
@@ -238,7 +262,12 @@ def train_graph_regularized(packed: dict, labels, config, steps: int, *, unlabel
     loss. Same seed and batch size as :func:`train_base` give the same initial
     weights (and, without ``unlabelled``, the same order of centres).
     ``history`` also has ``scaled_graph_loss`` (multiplier times the neighbour
-    loss; ``loss`` is the total). The returned model is the plain CNN inside the wrapper.
+    loss; ``loss`` is the total) and ``accuracy``, over the labelled centres only
+    (a weighted metric: unlabelled centres weigh 0). Keras averages the
+    supervised loss over the whole batch, so with ``unlabelled`` each update's
+    supervised loss comes from 16 labelled images of 32 (a control with
+    multiplier 0 and the same batches isolates that change). With multiplier 0
+    NSL skips the neighbours altogether. The returned model is the plain CNN inside the wrapper.
     """
     import neural_structured_learning as nsl
 
@@ -268,13 +297,73 @@ def train_graph_regularized(packed: dict, labels, config, steps: int, *, unlabel
     tf.keras.utils.set_random_seed(seed)
     model = (build or (lambda: _models.build_cnn(name="graph_regularized")))()
     wrapper = nsl.keras.GraphRegularization(model, config)
-    _models.compile_classifier(wrapper)  # the same optimizer, loss and metric as the base model
+    # The same optimizer and loss as the base model. Accuracy is a weighted metric: an unlabelled centre
+    # (weight 0, dummy label 0) counts in neither the supervised loss nor the training accuracy.
+    wrapper.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=1e-3), loss="sparse_categorical_crossentropy",
+                    weighted_metrics=["accuracy"])
     if unlabelled is None:
         batches = _batches(features, labels, batch_size, seed, sample_weight)
     else:
         batches = _mixed_batches(features, labels, others, batch_size, seed)
     history, seconds = _fit(wrapper, batches, steps, rounds, validation, verbose)
     return wrapper.base_model, history, seconds
+
+
+def train_arms(node_images, node_labels, graph: "_graphs.SimilarityGraph", per_class: int, seed: int, config,
+               steps: int, *, arms: Sequence[str] = ARMS, validation_fraction: float = 0.2, rounds: int = 1,
+               batch_size: int = 32, build: Callable[[], tf.keras.Model] | None = None) -> tuple[LabelledSplit, dict]:
+    """One draw of the labels (``seed``) and every arm of the comparison, all from the same initial weights.
+
+    ``node_images`` and ``node_labels`` are ``graph``'s nodes in node order; only
+    the drawn labelled training images have their label used. The validation
+    images are cut out of the graph. The arms (:data:`ARMS`):
+
+    * ``"base"``: the CNN on the labelled images only (:func:`train_base`);
+    * ``"graph, labelled centres"``: packed labelled images only (NSL's tutorials);
+    * ``"graph-regularized"``: half of every batch unlabelled centres (:func:`unlabelled_centres`);
+    * ``"multiplier 0, same batches"``: the same batches as ``"graph-regularized"``
+      with the neighbour loss off: what the change of batches alone does;
+    * ``"shuffled graph"``: the same, over ``graph.rewired(seed)``: every node keeps
+      its number of edges (so the same centres, packed with as many neighbours,
+      in the same batches), but the neighbours are random images.
+
+    Every arm trains ``steps`` updates of ``batch_size`` from the seed's initial
+    weights (``build`` makes the model, default the series' CNN). Returns
+    ``(split, {arm: (model, history, seconds)})``.
+    """
+    unknown = [arm for arm in arms if arm not in ARMS]
+    if unknown or not arms:
+        raise ValueError(f"arms must name some of {ARMS}, got {list(arms)}.")
+    node_images = checks.check_images(node_images, "node_images")
+    node_labels = checks.check_labels(node_labels, len(node_images), len(CLASS_NAMES), "node_labels")
+    if len(node_images) != graph.num_nodes:
+        raise _graphs.GraphError(f"node_images has {len(node_images):,} images but the graph has {graph.num_nodes:,} nodes.")
+    split = labelled_split(node_labels, per_class, validation_fraction, seed)
+    train_graph = graph.without_nodes(split.validation) if len(split.validation) else graph
+    x_train, y_train = node_images[split.train], node_labels[split.train]
+    validation = (node_images[split.validation], node_labels[split.validation]) if len(split.validation) else None
+    common = dict(rounds=rounds, batch_size=batch_size, seed=seed, validation=validation, build=build)
+    neighbours = config.neighbor_config.max_neighbors
+    switched_off = copy.deepcopy(config)
+    switched_off.multiplier = 0.0
+
+    def packed(run_graph, centres):
+        return _graphs.pack_neighbors(run_graph, centres, node_images, neighbours)
+
+    runs = {}
+    for arm in arms:
+        if arm == "base":
+            runs[arm] = train_base(x_train, y_train, steps, **common)
+        elif arm == "graph, labelled centres":
+            runs[arm] = train_graph_regularized(packed(train_graph, split.train), y_train, config, steps, **common)
+        else:
+            run_graph = train_graph.rewired(seed) if arm == "shuffled graph" else train_graph
+            others = packed(run_graph, unlabelled_centres(run_graph, split))
+            runs[arm] = train_graph_regularized(
+                packed(run_graph, split.train), y_train, switched_off if arm.startswith("multiplier 0") else config,
+                steps, unlabelled=others, **common,
+            )
+    return split, runs
 
 
 def budget_experiment(node_images, node_labels, graph: "_graphs.SimilarityGraph", budgets: Sequence[int],

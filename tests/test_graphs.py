@@ -447,3 +447,79 @@ def test_every_profile_has_usable_graph_settings():
         assert all(budget >= 2 for budget in profile.graph_budgets)
     smoke = PROFILES["smoke"]
     assert smoke.graph_steps <= 50 and smoke.graph_lsh_splits == 0 and len(smoke.graph_seeds) == 1
+
+
+# ----------------------------------------------------------------------------
+# The controls of notebook 05 and NSL's neighbour loss.
+# ----------------------------------------------------------------------------
+
+
+def _random_graph(nodes=60, seed=5):
+    embedded = np.random.default_rng(seed).normal(size=(nodes, 6)).astype(np.float32)
+    return graphs.build_graph(graphs.node_ids(nodes), embedded, 0.0).keep_heaviest(3)
+
+
+def test_rewired_graph_keeps_every_degree_and_weight_but_not_the_edges():
+    graph = _random_graph()
+    shuffled = graph.rewired(seed=1)
+    np.testing.assert_array_equal(shuffled.degrees(), graph.degrees())
+    np.testing.assert_allclose(np.sort(shuffled.weights), np.sort(graph.weights))
+    pairs = set(zip(shuffled.sources.tolist(), shuffled.targets.tolist()))
+    assert len(pairs) == len(shuffled.sources)  # no repeated edge
+    assert all((t, s) in pairs for s, t in pairs) and not (shuffled.sources == shuffled.targets).any()
+    kept = pairs & set(zip(graph.sources.tolist(), graph.targets.tolist()))
+    assert len(kept) < 0.3 * len(pairs)  # most edges moved
+    assert set(_edges(graph.rewired(seed=1))) == set(_edges(shuffled))  # the seed fixes it
+    cut = graph.without_nodes(np.array([0, 1]))
+    assert (cut.rewired(seed=2).degrees()[[0, 1]] == 0).all()  # isolated nodes stay isolated
+
+
+def test_l2_neighbour_loss_is_the_mean_over_classes_as_nsl_computes_it():
+    import neural_structured_learning as nsl
+
+    rng = np.random.default_rng(0)
+    centres, neighbours, classes = 4, 3, 10
+    p = rng.dirichlet(np.ones(classes), centres).astype(np.float32)  # centre probabilities
+    q = rng.dirichlet(np.ones(classes), (centres, neighbours)).astype(np.float32)  # neighbours'
+    w = rng.random((centres, neighbours)).astype(np.float32)
+    w[0, 2] = w[3, 1] = 0.0  # blank neighbours (weight 0) do not count
+    layer = nsl.keras.layers.PairwiseDistance(semi.graph_reg_config(neighbours, 1.0).distance_config)
+    nsl_loss = float(layer(p, tf.constant(q.reshape(-1, classes)), tf.constant(w.reshape(-1, 1))))
+    squared = ((p[:, None, :] - q) ** 2).sum(axis=-1)  # summed over classes
+    mean_over_classes = (w * squared).sum() / classes / (w > 0).sum()
+    np.testing.assert_allclose(nsl_loss, mean_over_classes, rtol=1e-5)
+    summed = semi.graph_reg_config(neighbours, 1.0, sum_over_classes=True).distance_config
+    summed_loss = float(nsl.keras.layers.PairwiseDistance(summed)(
+        p, tf.constant(q.reshape(-1, classes)), tf.constant(w.reshape(-1, 1))))
+    np.testing.assert_allclose(summed_loss, classes * mean_over_classes, rtol=1e-5)
+    kl = semi.graph_reg_config(neighbours, 1.0, "kl_divergence").distance_config
+    kl_loss = float(nsl.keras.layers.PairwiseDistance(kl)(
+        p, tf.constant(q.reshape(-1, classes)), tf.constant(w.reshape(-1, 1))))
+    divergence = (p[:, None, :] * np.log(p[:, None, :] / q)).sum(axis=-1)  # KL(centre || neighbour), summed
+    np.testing.assert_allclose(kl_loss, (w * divergence).sum() / (w > 0).sum(), rtol=1e-4)
+
+
+def test_training_accuracy_counts_only_labelled_centres():
+    images = np.random.default_rng(0).random((12, 3, 3, 1), dtype=np.float32)
+    graph = graphs.build_graph(graphs.node_ids(12), images.reshape(12, -1) - 0.5, 0.0)
+    packed = graphs.pack_neighbors(graph, np.arange(4), images, 1)
+    others = graphs.pack_neighbors(graph, np.arange(4, 12), images, 1)
+    labels = np.array([3, 3, 3, 3])  # a dummy label 0 on the unlabelled centres would cap accuracy at 0.5
+    _, history, _ = semi.train_graph_regularized(packed, labels, semi.graph_reg_config(1, 1.0), 300, rounds=3,
+                                                 unlabelled=others, batch_size=8, build=_tiny_model)
+    assert history["accuracy"][-1] == 1.0
+
+
+def test_train_arms_trains_every_arm_from_one_label_draw():
+    labels = np.repeat(np.arange(10), 6)
+    images = np.random.default_rng(0).random((60, 3, 3, 1), dtype=np.float32)
+    graph = graphs.build_graph(graphs.node_ids(60), images.reshape(60, -1) - 0.5, 0.0).keep_heaviest(3)
+    config = semi.graph_reg_config(2, 1.0)
+    split, runs = semi.train_arms(images, labels, graph, 3, 0, config, 2, validation_fraction=0.34,
+                                  batch_size=4, build=_tiny_model)
+    assert set(runs) == set(semi.ARMS) and config.multiplier == 1.0
+    assert max(runs["multiplier 0, same batches"][1]["scaled_graph_loss"]) == 0
+    assert max(runs["shuffled graph"][1]["scaled_graph_loss"]) > 0
+    assert np.array_equal(split.train, semi.labelled_split(labels, 3, 0.34, 0).train)
+    with pytest.raises(ValueError, match="arms must name"):
+        semi.train_arms(images, labels, graph, 3, 0, config, 2, arms=["nope"])
