@@ -37,22 +37,22 @@ results.""",
 machine, without downloads; Part 2 is the original workshop's VGG-19, which needs the ImageNet weights
 (`make prefetch`).
 
-**Ask**: who has the VGG-19 weights cached? (`make check` says.) Without them Part 2 runs on random weights and
-says so on every number.""",
+**Ask**: who has the VGG-19 weights cached? (`make check` says.) Without them Part 2 shows VGG-19's mechanics and
+trains nothing.""",
         "Part 1": """**Say**: the split matters: the source must cover the target's visual vocabulary. The table of pilot
 splits was measured on validation images, never on the test set.
 
 **Ask**: why would a source without shoes still help to recognise sneakers? (Edges and outlines are shared.)""",
-        "3. Three ways": """**Say**: from scratch, frozen base, fine-tuned: same labelled images, same number of updates. Read
-the "errors cut" column: it is the share of from-scratch errors that transfer removes.
+        "3. Three ways": """**Say**: from scratch, frozen base, fine-tuned: same labelled images, same batches, same number of
+updates, same seeds. Read the "gain" columns: each approach minus from scratch, seed by seed, with its 95% interval.
 
-**Usual mistakes**: comparing approaches trained for different numbers of steps; reading one seed as a result
-(the table averages several).""",
+**Usual mistakes**: comparing approaches trained for different numbers of steps; reading one seed as a result;
+calling two approaches different when the interval of their paired difference contains zero.""",
         "Part 2": """**Say**: VGG-19's base is 16 convolutions in 5 blocks; the preprocessing is inside the model, so its
 input stays an ordinary image in [0, 1], which is what notebook 03 perturbs.
 
-**Watch for**: the red banner "RANDOMLY INITIALISED": then Part 2's numbers show the code, not transfer. Slow
-laptops: VGG-19 is about 100 times slower per image than the small CNN; use the `smoke` profile there.""",
+**Watch for**: the red banner "RANDOMLY INITIALISED": then Part 2 trains nothing (a random base would measure
+nothing). Slow laptops: VGG-19 is about 100 times slower per image than the small CNN; use the `smoke` profile there.""",
     },
     "03": {
         "03 ·": """**Say** (1 min): a 90%-accurate model can be broken on almost every image by changes we can barely see.
@@ -62,8 +62,9 @@ Every number today names its attack, norm, epsilon and white-box or transfer.
         "2. The idea": """**Say**: FGSM is one step along the sign of the loss gradient with respect to the *input*, not the
 weights. Four lines: tape, loss, gradient, signed step, clip to [0, 1].
 
-**Ask**: why the sign of the gradient and not the gradient itself? (The L-inf budget: every pixel may move by
-epsilon.)
+**Ask**: why the sign of the gradient and not the gradient itself? (The L-inf budget: each pixel may move by
+at most epsilon, and the sign spends it on every pixel with a non-zero gradient. Section 3 shows the pixels that
+do not move the full epsilon: zero gradient, or stopped by the clip.)
 
 **Usual mistakes**: forgetting `tape.watch(images)` (images are not variables); forgetting the clip; attacking
 with `training=True`.""",
@@ -73,7 +74,7 @@ strong as FGSM.
 
 **Ask**: if PGD did worse than FGSM, what would you suspect? (A bug in the attack, or gradient masking.)""",
         "7. Transfer": """**Say**: examples crafted on one model often fool another one: an attacker does not need your
-weights. Compare with random noise of the same size, which barely hurts.
+weights. Compare with random noise of the same size, on the same images (paired intervals).
 
 **Usual mistakes**: calling a transfer number "robustness" (it is a weaker attack than white-box).""",
     },
@@ -108,20 +109,22 @@ image similarity, without labels. The question is not how to call NSL but when a
 
 **Watch for**: the same import errors as notebook 04 (`import helpers` first).""",
         "4. Building the graph": """**Say**: NSL reads `tf.train.Example` records and writes a TSV graph; LSH keeps it fast. Read
-the threshold table row by row: fewer edges, more isolated nodes, higher homophily. Then why we keep each node's
-heaviest edges: a threshold starves sparse regions.
+the threshold table row by row: fewer edges, more isolated nodes, higher homophily. Keeping each node's heaviest
+edges thins the crowded regions; it connects no isolated node, and NSL packs the same neighbours either way.
 
 **Ask**: why may the embedding not come from notebook 01's CNN? (It was trained on all the labels: leakage.)""",
-        "6. Training with and without": """**Say**: three models, same start, same number of updates. Start the cell (about 1 minute in
-the `workshop` profile) and explain the unlabelled centres while it trains: weight 0 on the supervised loss, only
-agreement with neighbours.
+        "6. Training with and without": """**Say**: five models per seed, three seeds, same start and same updates within a seed.
+Start the training cell (about 4 minutes in the `workshop` profile) and explain while it trains: unlabelled centres
+have weight 0 on the supervised loss, only agreement with neighbours; the two controls see the same batches (no
+neighbour loss; shuffled edges at equal degrees). Read the differences paired, with their intervals.
 
 **Usual mistakes**: feeding `NL_num_nbrs` to the model; forgetting to cut the validation images out of the graph.""",
-        "7. Does the graph know": """**Say**: compare label propagation with the base CNN: when the graph alone beats the CNN, it
-knows something the CNN does not. The labelled images' own edges are look-alikes: useful against harmful edges.
+        "7. Does the graph know": """**Say**: compare label propagation with the base CNN, seed by seed: only a difference whose
+interval excludes zero says the graph alone knows more. The labelled images' own edges are look-alikes: useful
+against harmful edges.
 
 **Ask**: where in the graph is the information the CNN lacks? (In the unlabelled images and the paths through them.)""",
-        "10. The goal": """**Say**: every setting came from pilots on a development set, never the test set; read the goal
-line as the notebook prints it, met or not, and the pilot table for what else was tried.""",
+        "10. How the settings": """**Say**: every setting came from pilots on a development set, never the test set; the
+pilot table shows what else was tried, and why 600 updates (time, with the development gain kept).""",
     },
 }
