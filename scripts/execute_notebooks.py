@@ -21,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -91,7 +92,14 @@ def main() -> int:
     profile = os.environ.get("ADVLEARN_PROFILE", "workshop")
     for path in paths:
         print(f"== {path.name} (profile {profile})", flush=True)
-        seconds, slow_cells = execute(path, args.timeout)
+        try:
+            seconds, slow_cells = execute(path, args.timeout)
+        except CellExecutionError as error:
+            name = getattr(error, "ename", "error")
+            print(f"   FAILED, {path.name} left as it was: a cell raised {name}. An AssertionError means a claim "
+                  f"the notebook's text makes no longer holds in this run: fix the text (or the code), never the "
+                  f"assert alone.\n{error}", file=sys.stderr, flush=True)
+            return 1
         print(f"   {seconds:.0f} s", flush=True)
         for index, cell_seconds in slow_cells:  # what the notebook's "Warning: about N s" notes should say
             print(f"   cell {index}: {cell_seconds:.0f} s", flush=True)
