@@ -57,6 +57,7 @@ VARIANTS = {
     "pca@0.8 k3 m1 kl +unlabelled": ("pca", 0.8, 3, 1.0, "kl_divergence", True),
     "pca@0.8 k3 m2 +unlabelled": ("pca", 0.8, 3, 2.0, "l2", True),
     "pca@0.8 k3 m1 +unlabelled 2400 updates": ("pca", 0.8, 3, 1.0, "l2", True, 2400),
+    "pca@0.8 k3 m2 +unlabelled 600 updates": ("pca", 0.8, 3, 2.0, "l2", True, 600),
     "pca@0.7 k3 m1 +unlabelled": ("pca", 0.7, 3, 1.0, "l2", True),
     "pca@0.7 k3 m2 +unlabelled": ("pca", 0.7, 3, 2.0, "l2", True),
 }
