@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from helpers import checks
+from helpers.profiles import check_profile
 from helpers import data as _data
 from helpers import evaluation as _evaluation
 from helpers import models as _models
@@ -70,7 +71,7 @@ def relative_path(path) -> str:
 
 def artifact_dir(profile, root: Path | None = None) -> Path:
     """``artifacts/<profile name>/`` at the repository root (or under ``root``)."""
-    profile = checks.check_profile(profile)
+    profile = check_profile(profile)
     return Path(root if root is not None else ARTIFACTS_DIR) / profile.name
 
 
@@ -148,7 +149,7 @@ def save_model(model: tf.keras.Model, name: str, profile, metadata: Mapping | No
     """
     checks.check_model(model)
     name = checks.check_file_name(name)
-    profile = checks.check_profile(profile)
+    profile = check_profile(profile)
     if metadata is not None and not isinstance(metadata, Mapping):
         raise TypeError(f"metadata must be a dict or None, got {type(metadata).__name__}.")
     metadata = dict(metadata or {})
@@ -243,7 +244,7 @@ def load_saved_model(name: str, profile, root: Path | None = None, *, input_shap
     file does not match its metadata's checksum, or it cannot be loaded.
     """
     name = checks.check_file_name(name)
-    profile = checks.check_profile(profile)
+    profile = check_profile(profile)
     classes = checks.check_whole_number(classes, "classes", minimum=2, allow_none=True)
     folder = artifact_dir(profile, root)
     path, info_path = folder / f"{name}.keras", folder / f"{name}.json"
@@ -279,7 +280,7 @@ def get_trained_cnn(profile, dataset, root: Path | None = None, verbose: int = 1
     trains one with :func:`helpers.models.train_cnn` (same settings as notebook
     01) and saves it for the next notebook.
     """
-    profile = checks.check_profile(profile)
+    profile = check_profile(profile)
     if not isinstance(dataset, _data.Dataset):
         raise TypeError(f"dataset must be a helpers.data.Dataset (data.load_dataset(profile)), got {type(dataset).__name__}.")
     path = artifact_dir(profile, root) / "cnn.keras"
@@ -315,7 +316,7 @@ def load_vgg19(profile, root: Path | None = None):
     weights; ``metadata["weights"]`` says which. It is not retrained here: that
     takes minutes, so a notebook decides what to do without it.
     """
-    profile = checks.check_profile(profile)
+    profile = check_profile(profile)
     where = relative_path(artifact_dir(profile, root) / "vgg19.keras")
     try:
         model, metadata = load_saved_model("vgg19", profile, root)

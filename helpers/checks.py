@@ -14,10 +14,10 @@ entry; the private functions below it trust what they are given.
 * models and data: :func:`check_model`, :func:`check_images`,
   :func:`check_model_inputs` (images a model can take, and its number of
   classes), :func:`check_labels`, :func:`check_attack_output`
-* :func:`check_profile`
 
 TensorFlow is imported only by the checks that need it, so :mod:`helpers.data`
-and :mod:`helpers.profiles` stay light.
+and :mod:`helpers.profiles` stay light. (The profile check lives in :mod:`helpers.profiles`:
+this module imports no other module of the package.)
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ __all__ = [
     "check_model_inputs",
     "check_labels",
     "check_attack_output",
-    "check_profile",
 ]
 
 NORMS = ("linf", "l2")
@@ -448,15 +447,3 @@ def check_attack_output(adversarial, batch: np.ndarray, attack_name: str) -> np.
     if array.dtype.kind not in "iuf" or not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
         raise ValueError(f"attack {attack_name} returned values outside [0, 1] (or not finite): it must clip its images.")
     return array.astype(np.float32, copy=False)
-
-
-def check_profile(profile, name: str = "profile"):
-    """A run profile (:class:`helpers.profiles.Profile`), as :func:`helpers.get_profile` returns."""
-    from helpers.profiles import Profile
-
-    if not isinstance(profile, Profile):
-        raise TypeError(
-            f"{name} must be a run profile from helpers.get_profile() (e.g. profile = helpers.setup()), "
-            f"got {_describe(profile)}."
-        )
-    return profile

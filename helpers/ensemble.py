@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from helpers import checks
+from helpers.profiles import check_profile
 from helpers.stats import paired_difference, wilson_interval  # noqa: F401 (re-exported)
 
 __all__ = ["logits_twin", "apgd", "apgd_checkpoints", "pgd_restarts", "square", "art_classifier", "attacks_for",
@@ -380,7 +381,7 @@ def attacks_for(profile, seed: int = 0) -> dict:
     Their sizes come from the profile's ``ensemble_*`` fields; each attack draws its
     random starts from its own seeds (``seed + 100``, ``+ 200``, ...).
     """
-    profile = checks.check_profile(profile)
+    profile = check_profile(profile)
     p = profile
     return {
         f"PGD-{p.ensemble_pgd_steps}, {p.ensemble_pgd_restarts} starts": lambda m, x, y, e: pgd_restarts(

@@ -21,7 +21,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["Profile", "PROFILES", "get_profile", "ENV_VAR", "DEFAULT_PROFILE"]
+from helpers.checks import check_text
+
+__all__ = ["Profile", "PROFILES", "get_profile", "check_profile", "ENV_VAR", "DEFAULT_PROFILE"]
 
 ENV_VAR = "ADVLEARN_PROFILE"
 DEFAULT_PROFILE = "workshop"
@@ -306,8 +308,6 @@ def get_profile(name: str | None = None) -> Profile:
 
     Raises ``ValueError`` listing the valid names when the value is unknown.
     """
-    from helpers.checks import check_text
-
     check_text(name, f"name (a run profile: {', '.join(map(repr, PROFILES))})", allow_none=True)
     source = "argument"
     if name is None:
@@ -321,3 +321,13 @@ def get_profile(name: str | None = None) -> Profile:
             f"Example: {ENV_VAR}=smoke jupyter lab"
         )
     return PROFILES[key]
+
+
+def check_profile(profile, name: str = "profile") -> Profile:
+    """A run profile (:class:`Profile`), as :func:`helpers.get_profile` returns; else a TypeError saying so."""
+    if not isinstance(profile, Profile):
+        raise TypeError(
+            f"{name} must be a run profile from helpers.get_profile() (e.g. profile = helpers.setup()), "
+            f"got {type(profile).__name__} {profile!r:.60}."
+        )
+    return profile
