@@ -101,7 +101,11 @@ def test_curve_rows_are_tidy_and_plottable(curve):
     assert len(curve) == 2 * 2 * 4 and all(ROW_KEYS <= set(row) for row in curve)
     assert [row["epsilon"] for row in curve[:4]] == [0.0, 0.05, 0.1, 0.3]
     assert {row["setting"] for row in curve} == {"white-box"}
-    assert plot_robustness_curve(curve) is not None
+    figure = plot_robustness_curve(curve)
+    lines = figure.axes[0].get_lines()
+    assert len(lines) == 2 * 2, "one line per model and attack"
+    first = [row["accuracy"] for row in curve[:4]]
+    assert list(lines[0].get_ydata()) == first, "the first line draws the first series' accuracies"
 
 
 def test_curve_on_undefended_models_passes_its_sanity_checks(curve):
