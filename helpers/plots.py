@@ -21,6 +21,7 @@ __all__ = [
     "show_images",
     "show_filters",
     "show_feature_maps",
+    "show_panels",
     "plot_history",
     "plot_confusion_matrix",
     "plot_robustness_curve",
@@ -218,6 +219,31 @@ def show_filters(kernels: np.ndarray, title: str = "Filters", columns: int = 8, 
             axis.set_title(f"#{index}", fontsize=7)
     fig.suptitle(title)
     fig.colorbar(image, ax=axes, fraction=0.02, label="weight")
+    return fig
+
+
+def show_panels(panels: Sequence[tuple], title: str = "", size: float = 3.5):
+    """One row of single-channel maps with their colour bars: ``panels`` holds ``(values, title, cmap)``.
+
+    ``values`` is a map of shape (H, W), (H, W, 1) or a batch of one (1, H, W, 1). A diverging
+    colour map ("RdBu_r") is centred on 0, so red is positive and blue negative.
+    """
+    if not panels:
+        raise ValueError("panels is empty: pass (values, title, cmap) tuples, one per map.")
+    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size), squeeze=False)
+    for axis, (values, panel_title, cmap) in zip(axes[0], panels):
+        values = np.squeeze(np.asarray(values))
+        if values.ndim != 2:
+            raise ValueError(f"panel {panel_title!r} has shape {np.shape(values)}: one single-channel map expected.")
+        limit = float(np.abs(values).max()) or 1.0 if cmap == "RdBu_r" else None
+        shown = axis.imshow(values, cmap=cmap, vmin=-limit if limit else None, vmax=limit)
+        axis.set_title(panel_title)
+        axis.set_xlabel("column (pixels)")
+        axis.set_ylabel("row (pixels)")
+        fig.colorbar(shown, ax=axis, fraction=0.046)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
     return fig
 
 

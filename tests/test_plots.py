@@ -108,3 +108,14 @@ def test_label_budget_plot_labels_only_the_budgets():
     axis.figure.canvas.draw()
     shown = [t.get_text() for t in axis.get_xticklabels() + axis.get_xticklabels(minor=True) if t.get_text()]
     assert shown == ["5", "10", "60"]  # no "6x10^0", "2x10^1" minor labels between them
+
+
+def test_show_panels_centres_diverging_maps_on_zero():
+    values = np.arange(-3.0, 6.0).reshape(3, 3)
+    fig = plots.show_panels([(values[None, :, :, None], "signed", "RdBu_r"), (np.abs(values), "abs", "viridis")],
+                            title="two maps")
+    signed, absolute = _visible_axes(fig)
+    assert signed.images[0].get_clim() == (-5.0, 5.0)
+    assert absolute.images[0].get_clim() == (0.0, 5.0)
+    with pytest.raises(ValueError, match="single-channel"):
+        plots.show_panels([(np.zeros((2, 3, 3)), "three channels", "gray")])
