@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 SOLUTIONS := $(sort $(wildcard solutions/[0-9]*.ipynb))
 
-.PHONY: setup python-version kernel check student slides prepare lab test unit execute prefetch benchmark clean help
+.PHONY: setup python-version kernel check student slides prepare lab test unit lint execute prefetch benchmark clean help
 
 help:
 	@echo "make setup      create .venv and install the pinned packages (the other targets do it when needed)"
@@ -20,6 +20,7 @@ help:
 	@echo "make check      pre-workshop check: is this machine ready? (offline, one screen, about 15 s)"
 	@echo "make test       set up, then run unit tests and execute every notebook and solution (smoke profile)"
 	@echo "make unit       unit tests only"
+	@echo "make lint       ruff on helpers, scripts, tests and benchmarks (tests/test_lint.py runs it too)"
 	@echo "make student    write student/: the notebooks without outputs or solutions, ready to hand out (offline)"
 	@echo "make slides     write slides/: reveal.js slides of every notebook, usable offline (press s for notes)"
 	@echo "make prepare    give every notebook its slides, presenter notes, kernel, Colab cell (after editing one)"
@@ -70,6 +71,9 @@ unit: $(STAMP)
 
 execute: $(STAMP)
 	$(PY) scripts/execute_notebooks.py $(ONLY)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check helpers scripts tests benchmarks
 
 check: $(STAMP)
 	$(PY) -m helpers.check

@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import helpers  # noqa: E402  (selects Keras 2 before TensorFlow)
+import helpers  # noqa: E402, F401  (selects Keras 2 before TensorFlow)
 
 import numpy as np  # noqa: E402
 

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import helpers  # noqa: E402  (first: selects Keras 2)
+import helpers  # noqa: E402, F401  (first: selects Keras 2)
 
 import pandas as pd  # noqa: E402
 import tensorflow as tf  # noqa: E402

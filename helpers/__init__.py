@@ -13,7 +13,8 @@ and makes Neural Structured Learning importable on current TensorFlow (see
 * :mod:`helpers.attacks` - batched FGSM, BIM and PGD
 * :mod:`helpers.evaluation` - accuracy under attack, robustness curves, sanity checks
 * :mod:`helpers.defenses` - adversarial regularization with NSL (notebook 04)
-* :mod:`helpers.embeddings`, :mod:`helpers.graphs`, :mod:`helpers.semisupervised` - notebook 05: label-free embeddings, NSL similarity graphs, few-label training with and without the graph
+* :mod:`helpers.embeddings`, :mod:`helpers.graphs`, :mod:`helpers.semisupervised` - notebook 05: label-free
+  embeddings, NSL similarity graphs, few-label training with and without the graph
 * :mod:`helpers.stats` - intervals and paired tests that every conclusion rests on
 * :mod:`helpers.plots` - figures with one colour per model across the series
 * :mod:`helpers.prefetch` - ``make prefetch``: dataset and VGG-19 weights before going offline

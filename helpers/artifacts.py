@@ -326,6 +326,7 @@ def load_vgg19(profile, root: Path | None = None):
     if model is None:
         print(f"No saved VGG-19 from notebook 02 found at {where}; run notebook 02 to create it.")
         return None, None
-    origin = "pretrained (" + str(metadata.get("weights")) + ")" if metadata.get("pretrained") else "RANDOM weights, not pretrained"
+    origin = ("pretrained (" + str(metadata.get("weights")) + ")" if metadata.get("pretrained")
+              else "RANDOM weights, not pretrained")
     print(f"Loaded the fine-tuned VGG-19 from {where}: base started from {origin}.")
     return model, metadata

@@ -467,7 +467,8 @@ def _prepare(function: Callable, epsilon, options: dict) -> Callable:
         try:
             bound = inspect.signature(function).bind(None, None, None, epsilon, **options)
         except TypeError as error:
-            raise TypeError(f"{name} does not take these options ({error}). Its signature: {inspect.signature(function)}") from error
+            raise TypeError(f"{name} does not take these options ({error}). "
+                            f"Its signature: {inspect.signature(function)}") from error
         bound.apply_defaults()
         arguments = {key: value for key, value in bound.arguments.items() if key not in ("model", "images", "labels")}
         settings = _check_settings(name, **arguments)

@@ -356,7 +356,8 @@ def _count_classes(model, images: np.ndarray, model_name: str, images_name: str)
             outputs = model(images[:1], training=False)
         except Exception as error:  # Keras raises ValueError, TensorFlow InvalidArgumentError, ...
             first = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
-            hint = f" If {images_name} is a single image, add a batch axis: {images_name}[np.newaxis]." if images.ndim <= 3 else ""
+            hint = (f" If {images_name} is a single image, add a batch axis: {images_name}[np.newaxis]."
+                    if images.ndim <= 3 else "")
             raise ValueError(
                 f"{model_name} cannot take {images_name} of shape {tuple(images.shape)}: {first}.{hint}"
             ) from error

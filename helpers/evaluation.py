@@ -376,7 +376,8 @@ def robustness_curve(
     ``models`` maps a name (used in the table and the plot colours) to a model.
     White-box by default; with ``source_model`` every model is scored on examples
     crafted on it (transfer). ``steps``, ``step_size`` and ``seed`` go to the
-    iterative attacks (``step_size=None``: ``2.5 * epsilon / steps`` at each epsilon). ``undefended`` names the models expected near 0 accuracy
+    iterative attacks (``step_size=None``: ``2.5 * epsilon / steps`` at each epsilon). ``undefended`` names the
+    models expected near 0 accuracy
     at a large epsilon. Returns a :class:`RobustnessCurve`: the tidy rows, with
     ``.clean_accuracy``, ``.checks`` and ``.table()``. The checks are printed
     (``check=False`` skips them, and ``passed`` is then False: nothing was checked).
@@ -471,7 +472,8 @@ def _check_monotone(key, series, tolerance) -> list[CheckResult]:
     rises = []
     for before, after in zip(series, series[1:]):
         if after["accuracy"] > before["accuracy"] + _slack(tolerance, after["n"]):
-            rises.append(f"{before['accuracy']:.3f} at eps={before['epsilon']:g} -> {after['accuracy']:.3f} at eps={after['epsilon']:g}")
+            rises.append(f"{before['accuracy']:.3f} at eps={before['epsilon']:g} -> "
+                         f"{after['accuracy']:.3f} at eps={after['epsilon']:g}")
     detail = "rises: " + "; ".join(rises) if rises else f"non-increasing over {len(series)} epsilons"
     return [CheckResult("accuracy does not rise with epsilon", _subject(key), not rises, detail)]
 

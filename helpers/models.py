@@ -17,7 +17,7 @@ Import :mod:`helpers` before TensorFlow (it selects Keras 2); ``tf.keras`` only.
 from __future__ import annotations
 
 import socket
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

@@ -184,7 +184,7 @@ def plot_robustness_curve(rows: Iterable[Mapping], title: str = "Robustness curv
         key = (row["model"], row["attack"], row.get("setting", "white-box"), row.get("norm", "linf"))
         series.setdefault(key, []).append((row["epsilon"], row["accuracy"]))
     fig, axis = plt.subplots(figsize=(7.5, 4.5))
-    for (model, attack, setting, norm), points in series.items():
+    for (model, attack, setting, _norm), points in series.items():
         points.sort()
         eps, acc = zip(*points)
         style = _ATTACK_STYLES[attacks.index(attack) % len(_ATTACK_STYLES)]

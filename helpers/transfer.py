@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -130,7 +130,8 @@ def transfer_model(approach: str, classes: int, pretrained: tf.keras.Model | Non
     from a trained frozen-base model, see :func:`unfreeze`.
     """
     if approach not in APPROACHES[:2]:
-        hint = " Fine-tuning starts from a trained frozen-base model: call unfreeze(model) on it." if approach == "fine-tuned" else ""
+        hint = (" Fine-tuning starts from a trained frozen-base model: call unfreeze(model) on it."
+                if approach == "fine-tuned" else "")
         raise ValueError(f"approach must be 'from scratch' or 'frozen base', got {approach!r}.{hint}")
     model = _models.build_cnn(classes=classes, name=name or approach.replace(" ", "_"))
     if approach == "frozen base":

@@ -45,7 +45,9 @@ def tidy_outputs(notebook) -> None:
         for output in cell.get("outputs", []):
             if output.output_type in ("display_data", "execute_result") and WIDGET_MIME in output.get("data", {}):
                 continue
-            if output.output_type == "stream" and tidied and tidied[-1].output_type == "stream" and tidied[-1].name == output.name:
+            previous = tidied[-1] if tidied else None
+            if output.output_type == "stream" and previous is not None and previous.output_type == "stream" \
+                    and previous.name == output.name:
                 tidied[-1].text += output.text
                 continue
             tidied.append(output)

@@ -63,7 +63,8 @@ def slides_exporter() -> SlidesExporter:
     config.SlidesExporter.reveal_scroll = True
     config.SlidesExporter.reveal_width = "1280"  # the notebooks' code is up to 120 characters wide
     config.SlidesExporter.reveal_height = "800"
-    config.SlidesExporter.mathjax_url = f"{ASSETS}/mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"  # the config jupyter-server-mathjax ships
+    # the config jupyter-server-mathjax ships
+    config.SlidesExporter.mathjax_url = f"{ASSETS}/mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
     config.SlidesExporter.extra_template_basedirs = [str(TEMPLATE_DIR.parent)]
     config.SlidesExporter.template_name = TEMPLATE_DIR.name
     return SlidesExporter(config=config)

@@ -168,7 +168,9 @@ def prepare(notebook, number: str, url: str, solution: bool = False):
         if cell.cell_type == "code" and cell.source.lstrip().startswith(COLAB_MARKER):
             cell.source = colab_cell(url)
         if cell.cell_type == "markdown":
-            cell.source = BADGE.sub(f"https://colab.research.google.com/github/{url.split('github.com/', 1)[1]}/blob/main/notebooks/", cell.source)
+            repository = url.split("github.com/", 1)[1]
+            cell.source = BADGE.sub(f"https://colab.research.google.com/github/{repository}/blob/main/notebooks/",
+                                    cell.source)
         cells.append(cell)
         heading = _heading_text(cell) if _heading_level(cell) else ""
         for key in wanted:

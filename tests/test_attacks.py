@@ -162,7 +162,8 @@ def test_probabilities_and_logits_models_give_the_same_attack():
     images, labels = _batch(5, (4, 4, 1), 16, 3)
     for name in ATTACK_NAMES:
         np.testing.assert_allclose(
-            _run(name, logits_model, images, labels, 0.1, "linf"), _run(name, softmax_model, images, labels, 0.1, "linf"), atol=1e-6
+            _run(name, logits_model, images, labels, 0.1, "linf"), _run(name, softmax_model, images, labels, 0.1, "linf"),
+            atol=1e-6
         )
 
 
@@ -193,7 +194,8 @@ def test_probabilities_without_a_softmax_op_fall_back_to_log_probabilities():
     images, labels = _batch(9, (4, 4, 1), 8, 3)
     assert attacks.output_kind(model, images) == ("probabilities", "outputs are non-negative and each row sums to 1")
     np.testing.assert_allclose(
-        attacks.input_gradient(model, images, labels), _closed_form_gradient(_linear_model(seed=9), images, labels), rtol=1e-3, atol=1e-5
+        attacks.input_gradient(model, images, labels), _closed_form_gradient(_linear_model(seed=9), images, labels),
+        rtol=1e-3, atol=1e-5
     )
 
 
@@ -235,7 +237,8 @@ def test_logits_behind_dropout_are_still_found():
     wrapped = tf.keras.Sequential([logits_model, L.Softmax(), L.Dropout(0.5)])
     images, labels = _batch(11, (4, 4, 1), 8, 3)
     np.testing.assert_allclose(
-        attacks.input_gradient(wrapped, images, labels), attacks.input_gradient(logits_model, images, labels), rtol=1e-5, atol=1e-7
+        attacks.input_gradient(wrapped, images, labels), attacks.input_gradient(logits_model, images, labels),
+        rtol=1e-5, atol=1e-7
     )
 
 

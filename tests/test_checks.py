@@ -69,7 +69,8 @@ def _public_functions_taking_labels(model):
         "attacks.attack_batches": lambda labels: attacks.attack_batches("pgd", model, IMAGES, labels, 0.1, progress=False),
         "attacks.input_gradient": lambda labels: attacks.input_gradient(model, IMAGES, labels),
         "evaluation.accuracy": lambda labels: evaluation.accuracy(model, IMAGES, labels),
-        "evaluation.evaluate_attack": lambda labels: evaluation.evaluate_attack(model, IMAGES, labels, "fgsm", 0.1, progress=False),
+        "evaluation.evaluate_attack":
+            lambda labels: evaluation.evaluate_attack(model, IMAGES, labels, "fgsm", 0.1, progress=False),
         "evaluation.robustness_curve": lambda labels: evaluation.robustness_curve(
             {"m": model}, IMAGES, labels, [0.0, 0.1], progress=False),
         "defenses.nsl_inputs": lambda labels: defenses.nsl_inputs(model, IMAGES, labels),
@@ -143,7 +144,8 @@ def test_an_nsl_wrapper_is_refused_with_its_base_model_named(model):
 
 
 def test_a_single_name_or_epsilon_is_taken_as_one(model):
-    rows = [{"model": "cnn", "attack": "fgsm", "epsilon": eps, "accuracy": acc, "n": 100} for eps, acc in ((0.0, 0.9), (0.3, 0.05))]
+    rows = [{"model": "cnn", "attack": "fgsm", "epsilon": eps, "accuracy": acc, "n": 100}
+            for eps, acc in ((0.0, 0.9), (0.3, 0.05))]
     assert [check.passed for check in evaluation.sanity_checks(rows, {"cnn": 0.9}, undefended="cnn")] == [True, True, True]
     with pytest.warns(evaluation.SanityCheckWarning, match="no sanity check ran"):  # one epsilon, not 0: nothing to check
         curve = evaluation.robustness_curve({"m": model}, IMAGES, [0, 1, 2, 3], np.float32(0.1), attacks="fgsm", progress=False)
@@ -202,7 +204,8 @@ def test_check_number():
     assert checks.check_number(np.float32(0.5), "x") == 0.5 and checks.check_number(np.array(2), "x") == 2.0
     assert checks.check_number(tf.constant(0.25), "x") == 0.25 and checks.check_number(None, "x", allow_none=True) is None
     for bad, error, match in [
-        (True, TypeError, "x must be a number"), ("1", TypeError, "without quotes"), (np.array([1.0, 2.0]), TypeError, "single number"),
+        (True, TypeError, "x must be a number"), ("1", TypeError, "without quotes"),
+        (np.array([1.0, 2.0]), TypeError, "single number"),
         (float("nan"), ValueError, "finite"), (3.5e38, ValueError, "beyond float32"), (-1, ValueError, "x must be >= 0"),
     ]:
         with pytest.raises(error, match=match):

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import helpers
-from helpers.environment import KerasVersionError, versions
+from helpers.environment import versions
 
 
 def test_tf_keras_is_keras_2():

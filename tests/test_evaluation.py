@@ -60,7 +60,8 @@ def test_white_box_result_is_named_as_such(base, data):
 def test_transfer_result_names_its_source(base, other, data):
     images, labels, _ = data
     result = evaluation.evaluate_attack(
-        other, images, labels, "pgd", 0.1, source_model=base, source_name="base", model_name="other", progress=False, steps=3, seed=0
+        other, images, labels, "pgd", 0.1, source_model=base, source_name="base", model_name="other", progress=False,
+        steps=3, seed=0
     )
     assert result.setting == "transfer from base" and result.model == "other"
     crafted = attacks.attack_dataset("pgd", base, images, labels, 0.1, progress=False, steps=3, seed=0)
@@ -72,7 +73,8 @@ def test_transfer_result_names_its_source(base, other, data):
 @pytest.mark.parametrize("attack, norm", [("fgsm", "linf"), ("pgd", "linf"), ("bim", "l2"), ("pgd", "l2")])
 def test_epsilon_zero_equals_clean_accuracy(base, data, attack, norm):
     images, labels, _ = data
-    result = evaluation.evaluate_attack(base, images, labels, attack, 0.0, norm=norm, batch_size=128, progress=False, steps=2, seed=1)
+    result = evaluation.evaluate_attack(base, images, labels, attack, 0.0, norm=norm, batch_size=128, progress=False,
+                                        steps=2, seed=1)
     assert result.accuracy == evaluation.accuracy(base, images, labels, batch_size=128)
 
 
@@ -158,7 +160,8 @@ def _failed(checks):
 def test_an_attack_that_raises_accuracy_fails_loudly(base, data, capsys):
     images, labels, _ = data
     with pytest.warns(evaluation.SanityCheckWarning, match="sanity check"):
-        rows = evaluation.robustness_curve({"base": base}, images, labels, [0.0, 0.05, 0.1], attacks={"fgsm": _helpful}, progress=False)
+        rows = evaluation.robustness_curve({"base": base}, images, labels, [0.0, 0.05, 0.1], attacks={"fgsm": _helpful},
+                                           progress=False)
     assert not rows.passed and "accuracy does not rise with epsilon" in _failed(rows.checks)
     assert "SANITY CHECK FAILED" in capsys.readouterr().out
 
@@ -192,7 +195,8 @@ def _rows(attack, accuracies, model="m", epsilons=(0.0, 0.1, 0.3), n=1000, norm=
 
 
 def test_sanity_checks_pass_on_a_sound_table():
-    checks = evaluation.sanity_checks(_rows("fgsm", [0.9, 0.4, 0.1]) + _rows("pgd", [0.9, 0.3, 0.0]), {"m": 0.9}, undefended=["m"])
+    checks = evaluation.sanity_checks(_rows("fgsm", [0.9, 0.4, 0.1]) + _rows("pgd", [0.9, 0.3, 0.0]), {"m": 0.9},
+                                      undefended=["m"])
     assert all(check.passed for check in checks) and len(checks) == 2 + 2 + 1 + 1
 
 
@@ -263,7 +267,8 @@ def test_styled_table_formats_and_colours_accuracies():
 
 def test_wide_rows():
     wide = evaluation.wide_rows(_rows("fgsm", [0.9, 0.4, 0.1]))
-    assert wide == [{"model": "m", "attack": "fgsm", "setting": "white-box", "norm": "linf", "eps=0": 0.9, "eps=0.1": 0.4, "eps=0.3": 0.1}]
+    assert wide == [{"model": "m", "attack": "fgsm", "setting": "white-box", "norm": "linf",
+                     "eps=0": 0.9, "eps=0.1": 0.4, "eps=0.3": 0.1}]
 
 
 def test_robustness_curve_bad_input(base, data):

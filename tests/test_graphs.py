@@ -1,7 +1,6 @@
 """helpers.graphs, helpers.embeddings, helpers.semisupervised: notebook 05's graph, built and packed by NSL."""
 
 import math
-import os
 import tempfile
 
 import numpy as np

@@ -51,7 +51,7 @@ def test_prepare_is_idempotent_and_follows_the_rules(tmp_path):
         assert URL in colab[0].source and "requirements.txt" not in colab[0].source
         assert 'tf-keras~={tf_minor}.0' in colab[0].source and "neural-structured-learning==1.4.0" in colab[0].source
         text = "\n".join(cell.source for cell in notebook.cells)
-        assert "github.com/advlearn/" not in text and f"colab.research.google.com/github/example/fork-of-series" in text
+        assert "github.com/advlearn/" not in text and "colab.research.google.com/github/example/fork-of-series" in text
         setup = [cell for cell in notebook.cells if prepare_notebooks._is_setup(cell)]
         assert setup and all(cell.metadata.slideshow.slide_type == "skip" for cell in setup)
         notes = [cell for cell in notebook.cells if "presenter-notes" in cell.metadata.get("tags", [])]

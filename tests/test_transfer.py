@@ -73,7 +73,8 @@ def test_transfer_model_copies_the_base_and_freezes_it():
         assert np.array_equal(frozen.get_layer(name).get_weights()[0], source_kernel)
         assert not np.array_equal(scratch.get_layer(name).get_weights()[0], source_kernel)
         assert not frozen.get_layer(name).trainable and scratch.get_layer(name).trainable
-    assert frozen.output_shape == (None, 5) and frozen.get_layer("dense").trainable and frozen.get_layer("probabilities").trainable
+    assert frozen.output_shape == (None, 5)
+    assert frozen.get_layer("dense").trainable and frozen.get_layer("probabilities").trainable
     conv_only = transfer.transfer_model("frozen base", 5, pretrained, base_layers=("conv1",))
     assert not conv_only.get_layer("conv1").trainable and conv_only.get_layer("conv2").trainable
     tuned = transfer.unfreeze(frozen, 1e-4)
