@@ -73,6 +73,7 @@ class Profile:
     nsl_sweep_train_size: int | None  # training images of each model of section 7's comparison at equal cost
     nsl_sweep_epochs: int  # ... and its epochs (the same for every one of those models)
     nsl_sweep_attack_size: int  # attacked test images (the first of the attack set) for each of those models
+    nsl_sweep_seeds: tuple[int, ...]  # ... each trained once per seed (3+ for a verdict), compared seed by seed
     # Notebook 04's robustness evaluation: the per-image worst case over an ensemble of attacks (AutoAttack-style).
     ensemble_pgd_steps: int  # the series' PGD, this many steps from each random start
     ensemble_pgd_restarts: int  # random starts of that PGD (an image counts as robust only if no start fools it)
@@ -149,6 +150,7 @@ PROFILES: dict[str, Profile] = {
         nsl_sweep_train_size=500,
         nsl_sweep_epochs=1,
         nsl_sweep_attack_size=100,
+        nsl_sweep_seeds=(0,),
         ensemble_pgd_steps=10,
         ensemble_pgd_restarts=2,
         ensemble_apgd_steps=10,
@@ -209,9 +211,10 @@ PROFILES: dict[str, Profile] = {
         nsl_pgd_step=0.05,
         nsl_start_from_base=True,
         nsl_multipliers=(0.2,),
-        nsl_sweep_train_size=10000,
+        nsl_sweep_train_size=5000,
         nsl_sweep_epochs=1,
-        nsl_sweep_attack_size=300,
+        nsl_sweep_attack_size=200,
+        nsl_sweep_seeds=(0, 1, 2),
         ensemble_pgd_steps=50,
         ensemble_pgd_restarts=2,
         ensemble_apgd_steps=50,
@@ -275,6 +278,7 @@ PROFILES: dict[str, Profile] = {
         nsl_sweep_train_size=None,
         nsl_sweep_epochs=3,
         nsl_sweep_attack_size=2000,
+        nsl_sweep_seeds=(0, 1, 2),
         ensemble_pgd_steps=100,
         ensemble_pgd_restarts=5,
         ensemble_apgd_steps=100,
