@@ -19,11 +19,11 @@ Rules, per notebook of ``notebooks/``:
   code cell right after a warning stays with it); text right after a heading
   stays on its slide, other text starts a sub-slide; the Colab bootstrap cell
   and the setup cell (``import helpers`` ... ``helpers.setup()``) are skipped.
-* **Presenter notes**: the notes in :mod:`presenter_notes` (keyed by notebook
-  number and the start of a heading) become a markdown cell of type ``notes`` tagged
-  ``presenter-notes`` right after their heading. They show in the speaker view
-  (RISE: ``t``; the exported slides: ``s``) and are removed from student copies.
-  A heading named there but missing from its notebook is an error.
+* **Presenter notes** live in the notebooks themselves: a markdown cell tagged
+  ``presenter-notes`` (in Jupyter: the property inspector's cell tags) becomes a
+  cell of slide type ``notes``, shown in the speaker view only (RISE: ``t``; the
+  exported slides: ``s``) and removed from student copies. Edit a note in Jupyter
+  like any cell: this script keeps its text as it is.
 * **Colab**: the bootstrap cell gets the source of :func:`colab_cell`: it
   installs only what Colab lacks (tf-keras matching Colab's TensorFlow, NSL),
   and clones the repository named once, in ``pyproject.toml``
@@ -41,16 +41,12 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import re
 import sys
 import tomllib
 from pathlib import Path
 
 import nbformat
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from presenter_notes import NOTES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL = {"name": "advlearn", "display_name": "Python (advlearn)", "language": "python"}
@@ -108,10 +104,6 @@ def _heading_level(cell) -> int:
     return len(match.group(1)) if match else 0
 
 
-def _heading_text(cell) -> str:
-    return cell.source.lstrip().split("\n", 1)[0].lstrip("#").strip()
-
-
 def _is_notes(cell) -> bool:
     return NOTES_TAG in cell.metadata.get("tags", [])
 
@@ -137,13 +129,6 @@ def slide_type(cell, previous) -> str:
     return "subslide"
 
 
-def _notes_cell(number: str, heading: str, text: str):
-    cell = nbformat.v4.new_markdown_cell(text.strip())
-    cell.id = "notes-" + hashlib.sha1(f"{number}:{heading}".encode()).hexdigest()[:12]
-    cell.metadata = {"slideshow": {"slide_type": "notes"}, "tags": [NOTES_TAG]}
-    return cell
-
-
 def display_tables(source: str) -> str:
     """``print(evaluation.format_table(...))`` and ``print(x.table())`` become rendered tables."""
     for pattern, replacement in TABLE_RULES:
@@ -160,11 +145,8 @@ def prepare(notebook, number: str, url: str, solution: bool = False):
             cell.source = display_tables(cell.source)
     if solution:
         return notebook
-    wanted = NOTES.get(number, {})
-    cells, found = [], set()
+    cells = []
     for cell in notebook.cells:
-        if _is_notes(cell):
-            continue  # notes are rebuilt from presenter_notes.py below
         if cell.cell_type == "code" and cell.source.lstrip().startswith(COLAB_MARKER):
             cell.source = colab_cell(url)
         if cell.cell_type == "markdown":
@@ -172,17 +154,6 @@ def prepare(notebook, number: str, url: str, solution: bool = False):
             cell.source = BADGE.sub(f"https://colab.research.google.com/github/{repository}/blob/main/notebooks/",
                                     cell.source)
         cells.append(cell)
-        heading = _heading_text(cell) if _heading_level(cell) else ""
-        for key in wanted:
-            if key not in found and heading.startswith(key):
-                found.add(key)
-                cells.append(_notes_cell(number, key, wanted[key]))
-    missing = set(wanted) - found
-    if missing:
-        raise ValueError(
-            f"Notebook {number}: presenter notes for headings it no longer has: {sorted(missing)}. "
-            "Update scripts/presenter_notes.py to the new headings."
-        )
     previous = None
     for cell in cells:
         kind = slide_type(cell, previous)
