@@ -76,7 +76,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check helpers scripts tests benchmarks
 
 check: $(STAMP)
-	$(PY) -m helpers.check
+	$(PY) -m helpers.readiness
 
 student: $(STAMP)
 	$(PY) scripts/make_student.py --output student

@@ -18,7 +18,7 @@ and makes Neural Structured Learning importable on current TensorFlow (see
 * :mod:`helpers.stats` - intervals and paired tests that every conclusion rests on
 * :mod:`helpers.plots` - figures with one colour per model across the series
 * :mod:`helpers.prefetch` - ``make prefetch``: dataset and VGG-19 weights before going offline
-* :mod:`helpers.check` - ``make check``: is this machine ready for the workshop? (offline)
+* :mod:`helpers.readiness` - ``make check``: is this machine ready for the workshop? (offline)
 """
 
 from helpers.environment import configure as _configure

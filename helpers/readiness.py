@@ -1,6 +1,6 @@
 """Pre-workshop check: is this machine ready for the series? One screen, offline.
 
-    make check               # or: python -m helpers.check
+    make check               # or: python -m helpers.readiness
 
 Run it at home before the day. Each line is OK, WARN (the series runs, with
 less) or FAIL (fix it before the workshop), and every WARN or FAIL line says how
@@ -46,7 +46,7 @@ IMPORT_NAMES = {
 
 # The timing reference: what the README's "What a run gives" table measured (`make execute`, workshop
 # profile) on a 2-core CPU without a GPU, and what `timed_epoch()` measured on that same machine type.
-# tests/test_check.py checks these seconds against the README's table, so the two cannot drift apart.
+# tests/test_readiness.py checks these seconds against the README's table, so the two cannot drift apart.
 # The README's times were measured while the CPU was shared (load average 3 to 6), so estimates built on
 # them lean long: read them as upper bounds.
 REFERENCE_MACHINE = "a 2-core CPU without a GPU"

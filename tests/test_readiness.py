@@ -1,4 +1,4 @@
-"""helpers.check: the pre-workshop check's lines, their fixes, and its time estimates."""
+"""helpers.readiness (make check): the pre-workshop check's lines, their fixes, and its time estimates."""
 
 import re
 from pathlib import Path
@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import check, data
+from helpers import data
+from helpers import readiness as check
 
 ROOT = Path(__file__).resolve().parent.parent
 
