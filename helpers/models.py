@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from helpers import checks as _checks
+from helpers import lessons as _lessons
 from helpers import data as _data
 
 __all__ = [
@@ -67,25 +68,16 @@ def compile_classifier(model: tf.keras.Model, learning_rate: float = 1e-3) -> tf
 
 
 def build_cnn(input_name: str = INPUT_NAME, dropout: float = 0.5, name: str = "cnn", classes: int = 10) -> tf.keras.Model:
-    """The series' small CNN for 28x28x1 images in [0, 1], compiled.
+    """The series' small CNN for 28x28x1 images in [0, 1], compiled: notebook 01's ``cnn``, exported.
 
     Conv(32, 3x3, ReLU) -> MaxPool(2) -> Conv(64, 3x3, ReLU) -> MaxPool(2) ->
-    Flatten -> Dropout -> Dense(128, ReLU) -> Dense(``classes``, softmax).
+    Flatten -> Dropout -> Dense(128, ReLU) -> Dense(``classes``, softmax), as
+    written in notebook 01 (:func:`helpers.lessons.cnn`); this adds the checks and the compile.
     The input layer is named ``input_name``: NSL (notebook 04) feeds features by that name.
     ``classes`` is 10 for Fashion-MNIST; notebook 02's transfer tasks use 5.
     """
     classes = _checks.check_whole_number(classes, "classes", minimum=2, hint="It is the number of output classes.")
-    layers = tf.keras.layers
-    inputs = tf.keras.Input(shape=(28, 28, 1), name=input_name)
-    x = layers.Conv2D(32, 3, activation="relu", name="conv1")(inputs)
-    x = layers.MaxPooling2D(2, name="pool1")(x)
-    x = layers.Conv2D(64, 3, activation="relu", name="conv2")(x)
-    x = layers.MaxPooling2D(2, name="pool2")(x)
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dropout(dropout, name="dropout")(x)
-    x = layers.Dense(128, activation="relu", name="dense")(x)
-    outputs = layers.Dense(int(classes), activation="softmax", name="probabilities")(x)
-    return compile_classifier(tf.keras.Model(inputs, outputs, name=name))
+    return compile_classifier(_lessons.cnn(classes=int(classes), dropout=dropout, name=name, input_name=input_name))
 
 
 def build_lenet(input_name: str = INPUT_NAME, name: str = "lenet") -> tf.keras.Model:
