@@ -53,7 +53,7 @@ REFERENCE_MACHINE = "a 2-core CPU without a GPU"
 REFERENCE_NOTEBOOK_SECONDS = {
     "01_cnn_basics": 158,
     "02_transfer_learning_vgg19": 327,
-    "03_adversarial_attacks_fgsm": 84,
+    "03_adversarial_attacks_fgsm": 269,
     "04_adversarial_regularization_nsl": 639,
     "05_graph_regularization_nsl": 238,
 }
