@@ -55,7 +55,7 @@ REFERENCE_NOTEBOOK_SECONDS = {
     "02_transfer_learning_vgg19": 327,
     "03_adversarial_attacks_fgsm": 269,
     "04_adversarial_regularization_nsl": 1954,
-    "05_graph_regularization_nsl": 238,
+    "05_graph_regularization_nsl": 768,
 }
 # timed_epoch() on that machine type (2026-11-25): 1,960 to 2,085 images/s in its quieter runs; the CPU
 # is shared with other jobs, and its busiest runs (600 to 1,250) were left out. Estimates are +-30 % at best.
