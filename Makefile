@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 SOLUTIONS := $(sort $(wildcard solutions/[0-9]*.ipynb))
 
-.PHONY: setup python-version kernel check student slides prepare lab test unit lint execute prefetch benchmark clean help
+.PHONY: setup python-version kernel check student slides prepare lab test unit lint execute prefetch benchmark compat clean help
 
 help:
 	@echo "make setup      create .venv and install the pinned packages (the other targets do it when needed)"
@@ -28,6 +28,7 @@ help:
 	@echo "                fails when a claim of a notebook no longer holds. ONLY=notebooks/03_*.ipynb runs some"
 	@echo "make prefetch   download and check the dataset and VGG-19 weights before going offline"
 	@echo "make benchmark  attack throughput benchmark"
+	@echo "make compat     make test on Colab's stack ($(COLAB_PINS)) in a second environment, $(COMPAT_VENV)"
 	@echo "make clean      remove .venv, trained models (artifacts/), caches, student/ and slides/"
 
 setup: $(STAMP)
@@ -92,6 +93,37 @@ prefetch: $(STAMP)
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/attack_throughput.py
+
+# Colab's stack (README, "Colab"): a second environment with the versions in $(COLAB_PINS), where the unit tests and
+# every notebook and solution run as in `make test`, on a copy of this working tree ($(COMPAT_VENV)/src, with its
+# own artifacts/), so .venv and artifacts/ here are left alone. Colab runs Python 3.13: python3.13 from PATH or
+# pyenv when there is one, else $(PYTHON), said as it starts. COMPAT_PYTHON=... picks another.
+COLAB_PINS    ?= compat/colab-2026-08.txt
+COMPAT_VENV   ?= .venv-colab
+COMPAT_PY     := $(abspath $(COMPAT_VENV))/bin/python
+COMPAT_SRC    := $(COMPAT_VENV)/src
+COMPAT_PYTHON ?= $(firstword $(foreach p,python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13),\
+                   $(if $(shell $(p) -c '' 2>/dev/null && echo ok),$(p))) $(PYTHON))
+
+# A fresh environment whenever the pins change, so that it holds exactly the pinned set.
+$(COMPAT_VENV)/.installed: $(COLAB_PINS)
+	@echo "Installing Colab's stack ($(COLAB_PINS)) into $(COMPAT_VENV) with $(COMPAT_PYTHON): about 2.5 GB, downloaded once."
+	rm -rf $(COMPAT_VENV)
+	$(COMPAT_PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_PY) -m pip install --quiet -r $(COLAB_PINS)
+	$(COMPAT_PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (advlearn, Colab's stack)" >/dev/null
+	touch $@
+
+compat: $(COMPAT_VENV)/.installed
+	@$(COMPAT_PY) -c "import sys; from importlib.metadata import version as v; \
+	  p = ('tensorflow', 'tf-keras', 'numpy', 'pandas', 'matplotlib', 'ipywidgets', 'ipykernel'); \
+	  print('Colab stack check:', 'Python', sys.version.split()[0], *(n + ' ' + v(n) for n in p)); \
+	  sys.version_info[:2] == (3, 13) or print('NOT Colab\'s Python 3.13: Python 3.13 itself is untested by this run.')"
+	rm -rf $(COMPAT_SRC) && mkdir -p $(COMPAT_SRC)
+	git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -cf - | tar -xf - -C $(COMPAT_SRC)
+	cd $(COMPAT_SRC) && $(COMPAT_PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	cd $(COMPAT_SRC) && ADVLEARN_PROFILE=smoke $(COMPAT_PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider \
+	  tests $(NOTEBOOKS) $(SOLUTIONS); status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; status=0; fi; exit $$status
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache student slides
