@@ -23,3 +23,69 @@ def cnn(classes=10, dropout=0.5, name="cnn", input_name="image"):
     x = layers.Dense(128, activation="relu", name="dense")(x)
     outputs = layers.Dense(classes, "softmax", name="probabilities")(x)  # per class
     return tf.keras.Model(inputs, outputs, name=name)
+
+
+# From notebooks/02_transfer_learning_vgg19.ipynb, cell id export-transfer.
+def copy_and_freeze(model, pretrained, layer_names):
+    """Copy these layers from `pretrained` and freeze them; the head still trains."""
+    for name in layer_names:
+        layer = model.get_layer(name)
+        layer.set_weights(pretrained.get_layer(name).get_weights())
+        layer.trainable = False  # takes effect when the model is compiled
+    return model
+
+
+# From notebooks/02_transfer_learning_vgg19.ipynb, cell id export-transfer.
+def unfreeze(model):
+    """Fine-tuning: every layer trains again (compile again, at a lower rate)."""
+    for layer in model.layers:
+        layer.trainable = True
+    return model
+
+
+# From notebooks/03_adversarial_attacks_fgsm.ipynb, cell id cf45550a.
+def loss_gradient(model, images, labels):
+    """For each pixel of each image: which way, and how fast, the loss rises."""
+    with tf.GradientTape() as tape:
+        tape.watch(images)  # images are not variables: ask for their gradient
+        predictions = model(images, training=False)
+        losses = tf.keras.losses.sparse_categorical_crossentropy(labels, predictions)
+        total = tf.reduce_sum(losses)  # image i's loss depends on image i only
+    return tape.gradient(total, images)
+
+
+# From notebooks/03_adversarial_attacks_fgsm.ipynb, cell id cf45550a.
+def fgsm(model, images, labels, epsilon, gradient=loss_gradient):
+    """One step of size epsilon along the sign of the gradient, clipped to [0, 1]."""
+    images = tf.convert_to_tensor(images)
+    step = epsilon * tf.sign(gradient(model, images, labels))
+    return tf.clip_by_value(images + step, 0.0, 1.0)
+
+
+# From notebooks/03_adversarial_attacks_fgsm.ipynb, cell id 7c1f4b2e.
+def project(adversarial, images, epsilon):
+    """Back into the epsilon-ball around the images (each pixel), then into [0, 1]."""
+    adversarial = tf.clip_by_value(adversarial, images - epsilon, images + epsilon)
+    return tf.clip_by_value(adversarial, 0.0, 1.0)
+
+
+# From notebooks/03_adversarial_attacks_fgsm.ipynb, cell id 7c1f4b2e.
+def random_point_in_ball(images, epsilon, seed):
+    """Each pixel moved by a uniform random amount in [-epsilon, epsilon], in [0, 1]."""
+    noise = tf.random.stateless_uniform(tf.shape(images), seed, -1.0, 1.0) * epsilon
+    return tf.clip_by_value(images + noise, 0.0, 1.0)
+
+
+# From notebooks/03_adversarial_attacks_fgsm.ipynb, cell id 9e3a6d51.
+def pgd(model, images, labels, epsilon, step_size, steps, seed=(0, 0),
+        random_start=True, gradient=loss_gradient):
+    """`steps` FGSM steps of `step_size` from a random point of the epsilon-ball,
+    each projected back into it (random_start=False: BIM, from the image itself)."""
+    images = tf.convert_to_tensor(images)
+    adversarial = images
+    if random_start:
+        adversarial = random_point_in_ball(images, epsilon, seed)
+    for _ in range(steps):
+        adversarial = fgsm(model, adversarial, labels, step_size, gradient)
+        adversarial = project(adversarial, images, epsilon)  # back into the ball
+    return adversarial

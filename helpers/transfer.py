@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from helpers import checks as _checks
 from helpers import data as _data
 from helpers import evaluation as _evaluation
+from helpers import lessons as _lessons
 from helpers import models as _models
 
 __all__ = [
@@ -137,10 +138,7 @@ def transfer_model(approach: str, classes: int, pretrained: tf.keras.Model | Non
     if approach == "frozen base":
         if pretrained is None:
             raise ValueError("approach 'frozen base' needs the pretrained source model: pass pretrained=.")
-        for layer_name in base_layers:
-            layer = model.get_layer(layer_name)
-            layer.set_weights(pretrained.get_layer(layer_name).get_weights())
-            layer.trainable = False
+        _lessons.copy_and_freeze(model, pretrained, base_layers)  # notebook 02's lesson
     return _models.compile_classifier(model, learning_rate)
 
 
@@ -151,9 +149,7 @@ def unfreeze(model: tf.keras.Model, learning_rate: float) -> tf.keras.Model:
     random one) keeps large, random gradients out of the pretrained layers; a
     low learning rate keeps them from forgetting what they learned.
     """
-    for layer in model.layers:
-        layer.trainable = True
-    return _models.compile_classifier(model, learning_rate)
+    return _models.compile_classifier(_lessons.unfreeze(model), learning_rate)  # notebook 02's lesson
 
 
 def train_target(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray, steps: int,

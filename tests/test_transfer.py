@@ -6,7 +6,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from helpers import data, transfer  # noqa: E402
+from helpers import data, lessons, models, transfer  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +20,13 @@ def tasks(sample):
     target = transfer.class_task(sample.x_train, sample.y_train, (2, 3, 6, 7, 9), "target")
     target_test = transfer.class_task(sample.x_test, sample.y_test, (2, 3, 6, 7, 9), "target test")
     return source, target, target_test
+
+
+@pytest.fixture(scope="module")
+def pretrained(tasks):
+    """The CNN pretrained on the source task for one epoch: shared by the tests below (trained once)."""
+    tf.keras.utils.set_random_seed(0)
+    return transfer.pretrain_source(tasks[0], epochs=1, verbose=0)
 
 
 def test_class_task_keeps_only_its_classes_and_renumbers_them(sample, tasks):
@@ -91,9 +98,35 @@ def test_transfer_model_refuses_unknown_approaches_and_a_missing_source():
         transfer.transfer_model("frozen base", 5)
 
 
-def test_frozen_base_does_not_change_while_training(tasks):
-    source, target, _ = tasks
-    pretrained = transfer.pretrain_source(source, epochs=1, verbose=0)
+def test_the_helpers_run_notebook_02s_lesson(monkeypatch, tasks, pretrained):
+    """The frozen base and fine-tuning are lessons.copy_and_freeze and lessons.unfreeze, as notebook 02 defines them."""
+    helper = transfer.transfer_model("frozen base", 5, pretrained)
+    lesson = lessons.copy_and_freeze(models.build_cnn(classes=5, name="frozen_base"), pretrained, transfer.BASE_LAYERS)
+    assert [layer.get_config() for layer in helper.layers] == [layer.get_config() for layer in lesson.layers]
+    assert [layer.trainable for layer in helper.layers] == [layer.trainable for layer in lesson.layers]
+    for name in transfer.BASE_LAYERS:
+        copied, taught = helper.get_layer(name).get_weights(), lesson.get_layer(name).get_weights()
+        assert all(np.array_equal(a, b) for a, b in zip(copied, taught))
+    assert [layer.trainable for layer in lessons.unfreeze(lesson).layers] == [True] * len(lesson.layers)
+    calls = []
+
+    def spy(name):
+        real = getattr(lessons, name)
+
+        def recorded(*args):
+            calls.append(name)
+            return real(*args)
+        return recorded
+
+    for name in ("copy_and_freeze", "unfreeze"):
+        monkeypatch.setattr(lessons, name, spy(name))
+    _, target, target_test = tasks
+    transfer.label_budget_experiment(pretrained, target, target_test, [2], [0], steps=2, finetune_steps=1, progress=False)
+    assert calls == ["copy_and_freeze", "unfreeze"], "one seed, one budget: the base frozen once, unfrozen once"
+
+
+def test_frozen_base_does_not_change_while_training(tasks, pretrained):
+    _, target, _ = tasks
     frozen = transfer.transfer_model("frozen base", 5, pretrained)
     before = frozen.get_layer("conv1").get_weights()[0].copy()
     head_before = frozen.get_layer("probabilities").get_weights()[0].copy()
@@ -103,9 +136,8 @@ def test_frozen_base_does_not_change_while_training(tasks):
     assert not np.array_equal(frozen.get_layer("probabilities").get_weights()[0], head_before)
 
 
-def test_label_budget_experiment_and_summary(tasks):
-    source, target, target_test = tasks
-    pretrained = transfer.pretrain_source(source, epochs=1, verbose=0)
+def test_label_budget_experiment_and_summary(tasks, pretrained):
+    _, target, target_test = tasks
     rows = transfer.label_budget_experiment(pretrained, target, target_test, [2, 4], [0, 1], steps=3,
                                             finetune_steps=2, progress=False)
     assert len(rows) == 2 * 2 * 3
