@@ -17,6 +17,16 @@ sweeping epsilon never retraces.
 * :func:`attack_dataset` - any of them over a whole dataset in batches, with a
   progress bar.
 
+**The lesson's code.** Notebook 03 writes FGSM and PGD by hand in cells tagged
+``export``; :mod:`helpers.lessons` is generated from them. Under L-inf the compiled
+function runs that code itself: :func:`helpers.lessons.pgd` (a random start, FGSM
+steps of :func:`helpers.lessons.fgsm`, each projected back by
+:func:`helpers.lessons.project`), without the random start for BIM and as one step
+from the images for FGSM. This module gives it the gradient to follow (below),
+turned around for a targeted attack. Under L2 the same loop runs with three pieces
+of its own: a step along the gradient divided by its L2 length, a projection that
+rescales, and a random start uniform in the L2 ball.
+
 **Probabilities or logits.** The loss an attack climbs is the cross-entropy of
 the model's output, so it must know what the output is (:func:`output_kind`):
 
@@ -61,6 +71,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from helpers import checks
+from helpers import lessons as _lessons
 
 __all__ = [
     "NORMS",
@@ -202,66 +213,67 @@ def _loss(model, images, labels, probabilities: bool) -> tf.Tensor:
     return -tf.reduce_sum(tf.math.log(tf.maximum(chosen, _SMALLEST_PROBABILITY)))
 
 
+def _gradient(model, images, labels, probabilities: bool) -> tf.Tensor:
+    """The gradient of :func:`_loss` with respect to the images (inside a tf.function)."""
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch(images)
+        loss = _loss(model, images, labels, probabilities)
+    return tape.gradient(loss, images)
+
+
+# Under L2: the lesson's loop with a step, a projection and a random start of the L2 norm.
+
+
 def _per_image_l2(tensor: tf.Tensor) -> tf.Tensor:
     """The L2 norm of each image, shaped to broadcast against the batch."""
     axes = list(range(1, tensor.shape.rank))
     return tf.sqrt(tf.reduce_sum(tf.square(tensor), axis=axes, keepdims=True))
 
 
-def _unit_step(gradient: tf.Tensor, norm: str) -> tf.Tensor:
-    """The steepest-ascent direction of unit size in ``norm`` (zero where the gradient is zero)."""
-    if norm == "linf":
-        return tf.sign(gradient)
-    return gradient / tf.maximum(_per_image_l2(gradient), 1e-12)
-
-
-def _project(adversarial, images, epsilon, norm: str) -> tf.Tensor:
-    """Back into the epsilon-ball around ``images``, then into [0, 1].
+def _l2_project(adversarial, images, epsilon) -> tf.Tensor:
+    """Back into the L2 epsilon-ball around ``images`` (rescaling the perturbation), then into [0, 1].
 
     Clipping to [0, 1] after the projection keeps the result in the ball: both
     the original and the clipped pixel lie in [0, 1], so clipping moves each
     pixel towards the original and can only shrink the perturbation.
     """
-    if norm == "linf":
-        adversarial = tf.clip_by_value(adversarial, images - epsilon, images + epsilon)
-    else:
-        delta = adversarial - images
-        scale = tf.minimum(1.0, epsilon / tf.maximum(_per_image_l2(delta), 1e-12))
-        adversarial = images + delta * scale
-    return tf.clip_by_value(adversarial, 0.0, 1.0)
+    delta = adversarial - images
+    scale = tf.minimum(1.0, epsilon / tf.maximum(_per_image_l2(delta), 1e-12))
+    return tf.clip_by_value(images + delta * scale, 0.0, 1.0)
 
 
-def _random_start(images, epsilon, norm: str, seed) -> tf.Tensor:
-    """A uniformly random point of the epsilon-ball around each image, clipped to [0, 1]."""
+def _l2_random_point(images, epsilon, seed) -> tf.Tensor:
+    """A uniformly random point of the L2 epsilon-ball around each image, clipped to [0, 1]."""
     shape = tf.shape(images)
-    if norm == "linf":
-        noise = tf.random.stateless_uniform(shape, seed, minval=-1.0, maxval=1.0) * epsilon
-    else:
-        # Uniform in the L2 ball: a uniform direction times a radius eps * u^(1/d).
-        direction = tf.random.stateless_normal(shape, seed)
-        direction = direction / tf.maximum(_per_image_l2(direction), 1e-12)
-        dims = tf.cast(tf.reduce_prod(shape[1:]), tf.float32)
-        radius_shape = tf.concat([shape[:1], tf.ones_like(shape[1:])], axis=0)
-        uniform = tf.random.stateless_uniform(radius_shape, seed + tf.constant([0, 1], tf.int64))
-        noise = direction * epsilon * tf.pow(uniform, 1.0 / dims)
+    # Uniform in the L2 ball: a uniform direction times a radius eps * u^(1/d).
+    direction = tf.random.stateless_normal(shape, seed)
+    direction = direction / tf.maximum(_per_image_l2(direction), 1e-12)
+    dims = tf.cast(tf.reduce_prod(shape[1:]), tf.float32)
+    radius_shape = tf.concat([shape[:1], tf.ones_like(shape[1:])], axis=0)
+    uniform = tf.random.stateless_uniform(radius_shape, seed + tf.constant([0, 1], tf.int64))
+    noise = direction * epsilon * tf.pow(uniform, 1.0 / dims)
     return tf.clip_by_value(images + noise, 0.0, 1.0)
 
 
-def _step(model, adversarial, images, labels, epsilon, step_size, direction, norm: str, probabilities: bool):
-    """One signed (L-inf) or normalised (L2) gradient step, projected back into the ball and [0, 1]."""
-    with tf.GradientTape(watch_accessed_variables=False) as tape:
-        tape.watch(adversarial)
-        loss = _loss(model, adversarial, labels, probabilities)
-    gradient = tape.gradient(loss, adversarial)
-    adversarial = adversarial + direction * step_size * _unit_step(gradient, norm)
-    return _project(adversarial, images, epsilon, norm)
+def _l2_pgd(model, images, labels, epsilon, step_size, steps, seed, random_start, gradient) -> tf.Tensor:
+    """:func:`helpers.lessons.pgd` under the L2 norm (same arguments, same loop)."""
+    adversarial = _l2_random_point(images, epsilon, seed) if random_start else images
+    for _ in range(steps):
+        slope = gradient(model, adversarial, labels)
+        unit = slope / tf.maximum(_per_image_l2(slope), 1e-12)  # zero where the gradient is zero
+        adversarial = _l2_project(adversarial + step_size * unit, images, epsilon)
+    return adversarial
 
 
-def _build_attack(model, norm: str, probabilities: bool, image_shape: tuple, iterative: bool) -> Callable:
-    """Compile the attack for one model, norm and image shape.
+def _build_attack(model, norm: str, probabilities: bool, image_shape: tuple, iterative: bool,
+                  random_start: bool) -> Callable:
+    """Compile the attack for one model, norm, image shape and kind of start.
 
-    ``iterative=False`` builds a single step from the images themselves (FGSM):
-    a straight-line graph, a little faster on CPU than a loop run once.
+    It runs the lesson's PGD (:func:`helpers.lessons.pgd`; under L2, :func:`_l2_pgd`) with
+    this module's gradient: the cross-entropy of the logits, turned around for a
+    targeted attack. ``iterative=False`` is a single step from the images themselves
+    (FGSM): ``steps`` is then the number 1, so the loop unrolls into a straight-line
+    graph, a little faster on CPU than a loop run once.
     """
     model_ref = weakref.ref(model)  # the cache must not keep the model alive
     scalar = tf.TensorSpec([], tf.float32)
@@ -272,31 +284,28 @@ def _build_attack(model, norm: str, probabilities: bool, image_shape: tuple, ite
         scalar,  # step_size
         tf.TensorSpec([], tf.int32),  # steps
         scalar,  # direction: +1 climbs the loss (untargeted), -1 descends it (targeted)
-        tf.TensorSpec([], tf.bool),  # random_start
         tf.TensorSpec([2], tf.int64),  # seed
     ]
 
     @tf.function(input_signature=signature)
-    def attack(images, labels, epsilon, step_size, steps, direction, random_start, seed):
-        model = model_ref()
-        if not iterative:
-            return _step(model, images, images, labels, epsilon, step_size, direction, norm, probabilities)
-        adversarial = tf.cond(
-            random_start, lambda: _random_start(images, epsilon, norm, seed), lambda: tf.identity(images)
-        )
-        for _ in tf.range(steps):
-            adversarial = _step(model, adversarial, images, labels, epsilon, step_size, direction, norm, probabilities)
-        return adversarial
+    def attack(images, labels, epsilon, step_size, steps, direction, seed):
+        def gradient(model, adversarial, labels):  # what the lesson's steps follow
+            return direction * _gradient(model, adversarial, labels, probabilities)
+
+        pgd = _l2_pgd if norm == "l2" else _lessons.pgd  # looked up when traced
+        return pgd(model_ref(), images, labels, epsilon, step_size, steps if iterative else 1, seed,
+                   random_start, gradient)
 
     return attack
 
 
-def _compiled_attack(model, norm: str, probabilities: bool, image_shape: tuple, iterative: bool) -> Callable:
+def _compiled_attack(model, norm: str, probabilities: bool, image_shape: tuple, iterative: bool,
+                     random_start: bool) -> Callable:
     """The compiled attack from the per-model cache, built on first use."""
     functions = _CACHE.setdefault(model, {})
-    key = ("attack", norm, probabilities, image_shape, iterative)
+    key = ("attack", norm, probabilities, image_shape, iterative, random_start)
     if key not in functions:
-        functions[key] = _build_attack(model, norm, probabilities, image_shape, iterative)
+        functions[key] = _build_attack(model, norm, probabilities, image_shape, iterative, random_start)
     return functions[key]
 
 
@@ -362,7 +371,7 @@ def _run(model, images: np.ndarray, labels: np.ndarray, settings: _Settings, bat
     """Run the compiled attack on one batch of checked images and labels."""
     probabilities = _probabilities(model, images, settings.from_logits)
     iterative = settings.steps > 1 or settings.random_start
-    attack = _compiled_attack(model, settings.norm, probabilities, images.shape[1:], iterative)
+    attack = _compiled_attack(model, settings.norm, probabilities, images.shape[1:], iterative, settings.random_start)
     adversarial = attack(
         tf.constant(images),
         tf.constant(labels),
@@ -370,7 +379,6 @@ def _run(model, images: np.ndarray, labels: np.ndarray, settings: _Settings, bat
         tf.constant(settings.step_size, tf.float32),
         tf.constant(settings.steps, tf.int32),
         tf.constant(-1.0 if settings.targeted else 1.0, tf.float32),
-        tf.constant(settings.random_start),
         tf.constant([settings.seed + batch_index, 0], tf.int64),
     )
     return adversarial.numpy()
@@ -550,9 +558,6 @@ def _build_gradient(model, probabilities: bool, image_shape: tuple) -> Callable:
 
     @tf.function(input_signature=[tf.TensorSpec([None, *image_shape], tf.float32), tf.TensorSpec([None], tf.int32)])
     def gradient(images, labels):
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(images)
-            loss = _loss(model_ref(), images, labels, probabilities)
-        return tape.gradient(loss, images)
+        return _gradient(model_ref(), images, labels, probabilities)
 
     return gradient

@@ -89,3 +89,35 @@ def pgd(model, images, labels, epsilon, step_size, steps, seed=(0, 0),
         adversarial = fgsm(model, adversarial, labels, step_size, gradient)
         adversarial = project(adversarial, images, epsilon)  # back into the ball
     return adversarial
+
+
+# From notebooks/04_adversarial_regularization_nsl.ipynb, cell id c2b0a1b6.
+def adversarial_config(multiplier, epsilon, iterations=1, step=None, feature="image"):
+    """NSL's config for L-inf neighbours of images in [0, 1]: one step of `epsilon`,
+    or `iterations` PGD steps of `step` that stay within `epsilon` of the image."""
+    import neural_structured_learning as nsl
+    pgd = iterations > 1
+    return nsl.configs.make_adv_reg_config(
+        multiplier=multiplier,                   # weight of the adversarial loss
+        adv_step_size=step if pgd else epsilon,  # size of each step
+        adv_grad_norm="infinity",                # L-inf: every pixel moves by the step
+        clip_value_min={feature: 0.0},           # by feature: bare 0.0 clips nothing
+        clip_value_max={feature: 1.0},
+        pgd_iterations=iterations,               # steps per neighbour
+        pgd_epsilon=epsilon if pgd else None,    # radius of the ball steps stay in
+        random_init=False)
+
+
+# From notebooks/04_adversarial_regularization_nsl.ipynb, cell id export-adversarial-model.
+LABEL_KEY = "label"
+
+
+# From notebooks/04_adversarial_regularization_nsl.ipynb, cell id export-adversarial-model.
+def adversarial_model(base_model, config, learning_rate=1e-3):
+    """`base_model` wrapped by NSL, which adds the loss on adversarial neighbours."""
+    import neural_structured_learning as nsl
+    adv_model = nsl.keras.AdversarialRegularization(
+        base_model, label_keys=[LABEL_KEY], adv_config=config)  # by keyword!
+    adv_model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return adv_model

@@ -8,7 +8,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import attacks
+from helpers import attacks, lessons
 
 L = tf.keras.layers
 FEW = settings(max_examples=15, deadline=None, derandomize=True)  # the same examples on every run
@@ -310,6 +310,58 @@ def test_new_epsilons_steps_and_batch_sizes_do_not_retrace():
         attacks.fgsm(model, images, labels, epsilon)
     compiled = [f for key, f in attacks._CACHE[model].items() if key[0] == "attack"]
     assert [f.experimental_get_tracing_count() for f in compiled] == [1, 1]  # PGD loop, FGSM step
+
+
+# ----------------------------------------------------------------------------
+# The compiled attacks run notebook 03's lesson (helpers.lessons).
+# ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("targeted", [False, True])
+def test_compiled_attacks_equal_the_lesson_given_the_same_gradient(cnn, targeted):
+    images, labels = _batch(51, (6, 6, 3), 8, 5)
+    direction = -1.0 if targeted else 1.0  # a targeted attack descends the loss
+
+    def gradient(model, adversarial, labels):
+        return direction * attacks.input_gradient(model, adversarial, labels)
+
+    step_size = attacks.default_step_size(0.1, 3)
+    by_lesson = {
+        "fgsm": lessons.fgsm(cnn, images, labels, 0.1, gradient),
+        "bim": lessons.pgd(cnn, images, labels, 0.1, step_size, 3, random_start=False, gradient=gradient),
+        "pgd": lessons.pgd(cnn, images, labels, 0.1, step_size, 3, seed=(4, 0), gradient=gradient),
+    }
+    compiled = {
+        "fgsm": attacks.fgsm(cnn, images, labels, 0.1, targeted=targeted),
+        "bim": attacks.bim(cnn, images, labels, 0.1, steps=3, targeted=targeted),
+        "pgd": attacks.pgd(cnn, images, labels, 0.1, steps=3, seed=4, targeted=targeted),
+    }
+    for name, expected in by_lesson.items():
+        np.testing.assert_array_equal(compiled[name], expected.numpy(), err_msg=name)
+    assert not np.array_equal(compiled["pgd"], compiled["bim"]), "the random start changes the result"
+
+
+def test_compiled_attacks_call_the_lesson(monkeypatch):
+    calls = []
+
+    def spy(name):
+        original = getattr(lessons, name)
+
+        def recorded(*args, **kwargs):
+            calls.append(name)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(lessons, name, recorded)
+
+    for name in ("pgd", "fgsm", "project", "random_point_in_ball"):
+        spy(name)
+    model = _small_cnn(seed=52)  # a new model: its attacks are compiled (traced) now, through the spies
+    images, labels = _batch(52, (6, 6, 3), 4, 5)
+    attacks.fgsm(model, images, labels, 0.1)
+    assert calls == ["pgd", "fgsm", "project"]
+    calls.clear()
+    attacks.pgd(model, images, labels, 0.1, steps=2, seed=0)
+    assert calls[:2] == ["pgd", "random_point_in_ball"] and {"fgsm", "project"} <= set(calls)
 
 
 # ----------------------------------------------------------------------------
