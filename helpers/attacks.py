@@ -64,7 +64,7 @@ from __future__ import annotations
 import inspect
 import weakref
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -86,6 +86,8 @@ __all__ = [
     "output_kind",
     "default_step_size",
     "accepts",
+    "attack_name",
+    "check_data",
 ]
 
 NORMS = checks.NORMS
@@ -361,10 +363,18 @@ def _default_step_size(epsilon: float, steps: int) -> float:
     return step_size
 
 
-def _check_data(model, images, labels) -> tuple[np.ndarray, np.ndarray]:
-    """Images the model can take and one class index per image."""
-    images, classes = checks.check_model_inputs(model, images)
-    return images, checks.check_labels(labels, len(images), classes)
+def check_data(models: Mapping[str, object], images, labels) -> tuple[np.ndarray, np.ndarray]:
+    """Images that every model takes, and one class index per image that fits each of them.
+
+    ``models`` maps the name an error message gives a model (``"model"``,
+    ``"source_model"``, ...) to the model; None entries are skipped. Labels may be
+    class indices or one-hot rows.
+    """
+    for name, model in models.items():
+        if model is not None:
+            images, classes = checks.check_model_inputs(model, images, model_name=name)
+            indices = checks.check_labels(labels, len(images), classes)
+    return images, indices
 
 
 def _run(model, images: np.ndarray, labels: np.ndarray, settings: _Settings, batch_index: int = 0) -> np.ndarray:
@@ -403,7 +413,7 @@ def fgsm(model, images, labels, epsilon, *, targeted=False, norm="linf", from_lo
     Returns float32 images in [0, 1], within ``epsilon`` of ``images``.
     """
     settings = _check_settings("fgsm", epsilon, norm=norm, targeted=targeted, from_logits=from_logits)
-    images, labels = _check_data(model, images, labels)
+    images, labels = check_data({"model": model}, images, labels)
     return _run(model, images, labels, settings)
 
 
@@ -415,7 +425,7 @@ def bim(model, images, labels, epsilon, step_size=None, steps=10, *, targeted=Fa
     settings = _check_settings(
         "bim", epsilon, step_size, steps, norm=norm, targeted=targeted, from_logits=from_logits,
     )
-    images, labels = _check_data(model, images, labels)
+    images, labels = check_data({"model": model}, images, labels)
     return _run(model, images, labels, settings)
 
 
@@ -433,12 +443,12 @@ def pgd(
         "pgd", epsilon, step_size, steps, norm=norm, targeted=targeted, from_logits=from_logits,
         random_start=random_start, seed=seed,
     )
-    images, labels = _check_data(model, images, labels)
+    images, labels = check_data({"model": model}, images, labels)
     return _run(model, images, labels, settings)
 
 
 ATTACKS: dict[str, Callable] = {"fgsm": fgsm, "bim": bim, "pgd": pgd}
-_BUILT_IN = {function: name for name, function in ATTACKS.items()}
+_BUILT_IN = tuple(ATTACKS.values())
 
 
 def get_attack(attack) -> Callable:
@@ -459,8 +469,9 @@ def accepts(function: Callable, option: str) -> bool:
     return any(p.name == option or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
-def _attack_name(function: Callable) -> str:
-    return _BUILT_IN.get(function) or getattr(function, "__name__", "attack")
+def attack_name(attack) -> str:
+    """'fgsm', 'pgd', ... for a name or an attack of :data:`ATTACKS`; another function's own name."""
+    return attack.strip().lower() if isinstance(attack, str) else getattr(attack, "__name__", "attack")
 
 
 def _prepare(function: Callable, epsilon, options: dict) -> Callable:
@@ -470,7 +481,7 @@ def _prepare(function: Callable, epsilon, options: dict) -> Callable:
     without further checks. Any other function gets the options as given, with a
     ``seed`` it takes raised by the batch index, and its output is checked.
     """
-    name = _attack_name(function)
+    name = attack_name(function)
     if function in _BUILT_IN:
         try:
             bound = inspect.signature(function).bind(None, None, None, epsilon, **options)
@@ -507,10 +518,10 @@ def _checked_batches(attack, model, images, labels, epsilon, batch_size, progres
     """(checked images, generator of batches): every argument checked before the first batch."""
     function = get_attack(attack)
     run = _prepare(function, epsilon, options)
-    images, labels = _check_data(model, images, labels)
+    images, labels = check_data({"model": model}, images, labels)
     batch_size = checks.check_batch_size(batch_size)
     progress = checks.check_flag(progress, "progress")
-    description = checks.check_text(description, "description", allow_none=True) or _attack_name(function)
+    description = checks.check_text(description, "description", allow_none=True) or attack_name(function)
     return images, _batches(run, model, images, labels, batch_size, progress, description)
 
 
@@ -543,7 +554,7 @@ def attack_dataset(attack, model, images, labels, epsilon, *, batch_size=500, pr
 def input_gradient(model, images, labels, *, from_logits=None) -> np.ndarray:
     """Gradient of the summed cross-entropy with respect to the images (what FGSM follows)."""
     from_logits = checks.check_flag(from_logits, "from_logits", allow_none=True)
-    images, labels = _check_data(model, images, labels)
+    images, labels = check_data({"model": model}, images, labels)
     probabilities = _probabilities(model, images, from_logits)
     functions = _CACHE.setdefault(model, {})
     key = ("gradient", probabilities, images.shape[1:])

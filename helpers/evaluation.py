@@ -185,21 +185,12 @@ def predict_classes(model, images, batch_size: int = 500) -> np.ndarray:
     return _predict(model, images, _checks.check_batch_size(batch_size))
 
 
-def _check_data(models: Mapping[str, object], images, labels) -> tuple[np.ndarray, np.ndarray]:
-    """Images every model (name -> model, None skipped) takes, and class indices that fit each of them."""
-    for name, model in models.items():
-        if model is not None:
-            images, classes = _checks.check_model_inputs(model, images, model_name=name)
-            indices = _checks.check_labels(labels, len(images), classes)
-    return images, indices
-
-
 def accuracy(model, images, labels, batch_size: int = 500) -> float:
     """Share of ``images`` the model classifies as ``labels`` (clean accuracy on clean images).
 
     ``labels`` are class indices ``(N,)`` or one-hot rows ``(N, classes)``, checked as the attacks check them.
     """
-    images, labels = _check_data({"model": model}, images, labels)
+    images, labels = _attacks.check_data({"model": model}, images, labels)
     return float(np.mean(_predict(model, images, _checks.check_batch_size(batch_size)) == labels))
 
 
@@ -213,11 +204,6 @@ def _name_of(model, name: str | None) -> str:
     return name if name is not None else getattr(model, "name", type(model).__name__)
 
 
-def _attack_name(attack) -> str:
-    """'fgsm', 'pgd', ... or a function's name."""
-    return attack.strip().lower() if isinstance(attack, str) else getattr(attack, "__name__", "attack")
-
-
 # Options a robustness curve gives every attack; one that does not take them (FGSM has no steps) goes without.
 _SHARED_OPTIONS = ("norm", "steps", "step_size", "seed")
 
@@ -227,7 +213,7 @@ def _supported_options(function, options: Mapping) -> dict:
     unknown = [key for key in options if key not in _SHARED_OPTIONS and not _attacks.accepts(function, key)]
     if unknown:
         raise TypeError(
-            f"{_attack_name(function)} does not take the option(s) {', '.join(map(repr, unknown))}. "
+            f"{_attacks.attack_name(function)} does not take the option(s) {', '.join(map(repr, unknown))}. "
             f"Check the spelling against its signature: {inspect.signature(function)}"
         )
     return {key: value for key, value in options.items() if _attacks.accepts(function, key)}
@@ -252,13 +238,13 @@ def evaluate_attack(
     function = _attacks.get_attack(attack)
     norm = _checks.check_norm(norm)
     epsilon = _checks.check_number(epsilon, "epsilon")
-    images, true_classes = _check_data({"model": model, "source_model": source_model}, images, labels)
+    images, true_classes = _attacks.check_data({"model": model, "source_model": source_model}, images, labels)
     model_name = _checks.check_text(model_name, "model_name", allow_none=True)
     source_name = _checks.check_text(source_name, "source_name", allow_none=True)
     crafter = model if source_model is None else source_model
     setting = "white-box" if source_model is None else f"transfer from {_name_of(source_model, source_name)}"
     options = _supported_options(function, {"norm": norm, **attack_options})
-    description = f"{_attack_name(attack)} eps={epsilon:g} on {_name_of(model, model_name)}"
+    description = f"{_attacks.attack_name(attack)} eps={epsilon:g} on {_name_of(model, model_name)}"
     started = time.perf_counter()
     correct = 0
     kept = []
@@ -271,7 +257,7 @@ def evaluate_attack(
         if return_adversarial:
             kept.append(adversarial)
     result = AttackResult(
-        model=_name_of(model, model_name), attack=_attack_name(attack), norm=norm, epsilon=epsilon,
+        model=_name_of(model, model_name), attack=_attacks.attack_name(attack), norm=norm, epsilon=epsilon,
         setting=setting, accuracy=correct / len(true_classes), n=len(true_classes),
         seconds=time.perf_counter() - started,
     )
@@ -303,7 +289,7 @@ def transfer_matrix(
     epsilon = _checks.check_number(epsilon, "epsilon")
     batch_size = _checks.check_batch_size(batch_size)
     keep_correct = _checks.check_flag(keep_correct, "keep_correct")
-    images, true_classes = _check_data(dict(models), images, labels)
+    images, true_classes = _attacks.check_data(dict(models), images, labels)
     options = _supported_options(function, {"norm": norm, **attack_options})
     clean_right = {name: _predict(model, images, batch_size) == true_classes for name, model in models.items()}
     rows = []
@@ -320,7 +306,7 @@ def transfer_matrix(
             rate = float(np.mean(~right_after[name][eligible])) if eligible.any() else None
             rows.append({
                 "model": name, "source": source, "setting": "white-box" if name == source else f"transfer from {source}",
-                "attack": _attack_name(attack), "norm": norm, "epsilon": epsilon,
+                "attack": _attacks.attack_name(attack), "norm": norm, "epsilon": epsilon,
                 "accuracy": float(np.mean(right_after[name])), "n": len(true_classes), "seconds": seconds,
                 "transfer_rate": rate,
             })
@@ -341,7 +327,7 @@ def _attack_table(attacks) -> dict:
     if isinstance(attacks, Mapping):
         table = {_checks.check_text(name, "attacks (a name)"): _attacks.get_attack(attack) for name, attack in attacks.items()}
     else:
-        table = {_attack_name(attack): _attacks.get_attack(attack) for attack in attacks}
+        table = {_attacks.attack_name(attack): _attacks.get_attack(attack) for attack in attacks}
     if not table:
         raise ValueError("attacks is empty: name at least one attack, e.g. attacks=('fgsm', 'pgd').")
     return table
@@ -387,7 +373,7 @@ def robustness_curve(
     models = _check_models(models)
     if source_model is not None:
         _checks.check_model(source_model, "source_model")
-    images, labels = _check_data(
+    images, labels = _attacks.check_data(
         {**{f"models[{name!r}]": model for name, model in models.items()}, "source_model": source_model}, images, labels
     )
     values = _checks.check_epsilons(epsilons)
