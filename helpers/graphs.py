@@ -504,13 +504,18 @@ def _require_edges(graph: SimilarityGraph) -> None:
         )
 
 
-def graph_statistics(graph: SimilarityGraph, labels=None, classes: int = len(CLASS_NAMES)) -> dict:
+def graph_statistics(graph: SimilarityGraph, labels=None, classes: int = len(CLASS_NAMES),
+                     allow_empty: bool = False) -> dict:
     """Size, edges per node, isolated nodes and, when ``labels`` are given, homophily.
 
     ``labels`` holds one class per node, ``-1`` where unknown; homophily is the
     share of edges with both ends labelled that join two images of the same
-    class (``homophily_edges`` says how many edges that was).
+    class (``homophily_edges`` says how many edges that was). A graph without
+    edges raises :class:`GraphError`, unless ``allow_empty``: then only its
+    threshold, nodes and ``edges`` (0) are given.
     """
+    if allow_empty and isinstance(graph, SimilarityGraph) and graph.num_edges == 0:
+        return {"threshold": graph.threshold, "nodes": graph.num_nodes, "edges": 0}
     _require_edges(graph)
     degrees = graph.degrees()
     stats = {

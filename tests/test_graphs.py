@@ -141,6 +141,7 @@ def test_an_empty_graph_is_refused_with_the_best_similarity():
     empty = graphs.build_graph(IDS, VECTORS, 0.99, allow_empty=True)
     with pytest.raises(graphs.GraphError, match="has no edge"):
         graphs.graph_statistics(empty)
+    assert graphs.graph_statistics(empty, allow_empty=True) == {"threshold": 0.99, "nodes": 5, "edges": 0}
     with pytest.raises(graphs.GraphError, match="has no edge"):
         graphs.pack_neighbors(empty, np.array([0]), np.zeros((5, 2, 2, 1), np.float32), 1)
 
