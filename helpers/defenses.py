@@ -3,9 +3,12 @@
 NSL wraps a base Keras model in ``nsl.keras.AdversarialRegularization``: every
 training batch is perturbed adversarially and the loss becomes
 ``supervised_loss + multiplier * adversarial_loss``. This module holds the
-plumbing a notebook should not have to repeat: the feature/label dict NSL
-expects, a config with pixels kept in [0, 1], and one training function used for
-both the main model and the trade-off sweep.
+plumbing around the recipe that notebook 04 teaches: the feature/label dict NSL
+expects, the argument checks of the config, and one training function used for
+both the main model and the trade-off sweep. The recipe itself, the config and
+the wrapping, is written once, in notebook 04's cells tagged ``export``
+(:func:`helpers.lessons.adversarial_config`, :func:`helpers.lessons.adversarial_model`),
+and this module runs it; NSL is imported there, only when a config or a wrapper is built.
 
 Facts about NSL 1.4 on TensorFlow 2.21 that shape this code (notebook 04 shows each):
 the wrapper takes ``adv_config=`` by keyword (the second positional argument is
@@ -23,18 +26,12 @@ import numpy as np
 import tensorflow as tf
 
 from helpers import checks
-from helpers.models import INPUT_NAME, compile_classifier
+from helpers import lessons as _lessons
+from helpers.models import INPUT_NAME
 
 __all__ = ["LABEL_KEY", "nsl_inputs", "adv_reg_config", "wrap", "train_adv_regularized"]
 
-LABEL_KEY = "label"
-
-
-def _nsl():
-    """Import NSL lazily so notebooks 01-03 do not pay for it."""
-    import neural_structured_learning as nsl
-
-    return nsl
+LABEL_KEY = _lessons.LABEL_KEY  # "label": where NSL finds the labels in its input dict (notebook 04)
 
 
 def nsl_inputs(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray) -> dict:
@@ -54,7 +51,7 @@ def adv_reg_config(
     multiplier: float, epsilon: float, pgd_iterations: int = 1, pgd_step: float | None = None,
     feature_key: str = INPUT_NAME,
 ):
-    """An NSL config for L-inf perturbations of images in [0, 1].
+    """An NSL config for L-inf perturbations of images in [0, 1]: notebook 04's recipe, with its arguments checked.
 
     ``pgd_iterations=1`` is NSL's one-step (FGSM-like) neighbour: every pixel
     moves by ``epsilon``. ``pgd_iterations > 1`` trains on PGD neighbours:
@@ -66,7 +63,8 @@ def adv_reg_config(
     and a plain number would be matched to no feature, leaving perturbed pixels
     outside [0, 1] without a word. NSL's ``random_init=True`` fails inside
     ``fit`` on TensorFlow 2.21 ("Cannot convert a partially known TensorShape"),
-    so iterations start from the clean image.
+    so iterations start from the clean image. The config is built by
+    :func:`helpers.lessons.adversarial_config`, as notebook 04 writes it.
     """
     multiplier = checks.check_number(multiplier, "multiplier", hint="It weighs the adversarial loss.")
     epsilon = checks.check_number(
@@ -87,22 +85,13 @@ def adv_reg_config(
             )
     elif pgd_step is not None:
         raise ValueError("pgd_step is only used with pgd_iterations > 1; a one-step neighbour moves by epsilon.")
-    return _nsl().configs.make_adv_reg_config(
-        multiplier=multiplier,
-        adv_step_size=pgd_step if iterative else epsilon,
-        adv_grad_norm="infinity",
-        clip_value_min={feature_key: 0.0},
-        clip_value_max={feature_key: 1.0},
-        pgd_iterations=pgd_iterations,
-        pgd_epsilon=epsilon if iterative else None,
-        random_init=False,
-    )
+    return _lessons.adversarial_config(multiplier, epsilon, pgd_iterations, pgd_step, feature_key)
 
 
 def wrap(base_model: tf.keras.Model, config, learning_rate=1e-3):
-    """Wrap ``base_model`` with adversarial regularization and compile it."""
-    adv_model = _nsl().keras.AdversarialRegularization(base_model, label_keys=[LABEL_KEY], adv_config=config)
-    return compile_classifier(adv_model, learning_rate)  # the same optimizer, loss and metric as the base model
+    """``base_model`` wrapped with adversarial regularization and compiled: notebook 04's
+    :func:`helpers.lessons.adversarial_model` (Adam, sparse cross-entropy, accuracy, as the base model)."""
+    return _lessons.adversarial_model(base_model, config, learning_rate)
 
 
 def train_adv_regularized(

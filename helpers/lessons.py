@@ -121,3 +121,19 @@ def adversarial_model(base_model, config, learning_rate=1e-3):
     adv_model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return adv_model
+
+
+# From notebooks/05_graph_regularization_nsl.ipynb, cell id a43899f9.
+def mixed_batches(features, labels, unlabelled, batch_size, seed):
+    """Batches alternating labelled (weight 1) and unlabelled centres (weight 0)."""
+    count = len(next(iter(unlabelled.values())))  # how many unlabelled centres
+    labelled = tf.data.Dataset.from_tensor_slices(
+        (features, labels, np.ones(len(labels), np.float32)))
+    others = tf.data.Dataset.from_tensor_slices(  # label 0 is a dummy: its weight is 0
+        (unlabelled, np.zeros(count, labels.dtype), np.zeros(count, np.float32)))
+    labelled = labelled.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    others = others.shuffle(count, seed=seed + 1, reshuffle_each_iteration=True)
+    alternate = tf.data.Dataset.range(2).repeat()  # 0, 1, 0, 1: labelled, unlabelled
+    mixed = tf.data.Dataset.choose_from_datasets(
+        [labelled.repeat(), others.repeat()], alternate)  # each repeated endlessly
+    return mixed.batch(batch_size)

@@ -5,7 +5,9 @@
 Runs what notebook 04 runs for its headline, with the same helpers and the
 profile's recipe: notebook 01's CNN as the base model (loaded from
 ``artifacts/<profile>/`` or trained), the adversarially regularized CNN trained
-with ``defenses.adv_reg_config``, then
+with notebook 04's own config and wrapping (``defenses.adv_reg_config`` and
+``defenses.train_adv_regularized`` run ``helpers.lessons.adversarial_config`` and
+``helpers.lessons.adversarial_model``, exported from the notebook), then
 both models scored on ``profile.attack_size`` test images (or
 ``--attack-size``): clean, white-box PGD-20 from one start, every attack of the
 profile's ensemble and their per-image worst case with its 95% interval, and the

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import defenses
+from helpers import defenses, lessons
 
 
 def _tiny_base():
@@ -65,3 +65,33 @@ def test_training_returns_the_trained_base_and_perturbs_within_the_ball():
     perturbed = adv_model.perturb_on_batch(defenses.nsl_inputs(base, images, labels))["image"]
     assert perturbed.min() >= 0.0 and perturbed.max() <= 1.0
     assert np.abs(perturbed - images).max() <= 0.05 + 1e-6
+
+
+def test_the_helpers_run_notebook_04s_recipe(monkeypatch):
+    """adv_reg_config and wrap build notebook 04's config and wrapper (helpers.lessons), and nothing else."""
+    import neural_structured_learning as nsl
+
+    for iterations, step in ((1, None), (3, 0.04)):
+        assert defenses.adv_reg_config(0.5, 0.1, iterations, step) == lessons.adversarial_config(0.5, 0.1, iterations, step)
+    # What the notebook wrote by hand before it was a function: the helper builds exactly this config.
+    assert defenses.adv_reg_config(2.0, 0.1, 3, 0.05) == nsl.configs.make_adv_reg_config(
+        multiplier=2.0, adv_step_size=0.05, adv_grad_norm="infinity", clip_value_min={"image": 0.0},
+        clip_value_max={"image": 1.0}, pgd_iterations=3, pgd_epsilon=0.1, random_init=False)
+    calls = []
+
+    def spy(name):
+        real = getattr(lessons, name)
+
+        def recorded(*args, **kwargs):
+            calls.append(name)
+            return real(*args, **kwargs)
+        return recorded
+
+    for name in ("adversarial_config", "adversarial_model"):
+        monkeypatch.setattr(lessons, name, spy(name))
+    config = defenses.adv_reg_config(1.0, 0.05, pgd_iterations=2, pgd_step=0.03)
+    adv_model = defenses.wrap(_tiny_base(), config, learning_rate=3e-4)
+    assert calls == ["adversarial_config", "adversarial_model"]
+    assert isinstance(adv_model, nsl.keras.AdversarialRegularization) and adv_model.label_keys == ["label"]
+    assert adv_model.adv_config == config and defenses.LABEL_KEY == lessons.LABEL_KEY == "label"
+    assert float(tf.keras.backend.get_value(adv_model.optimizer.learning_rate)) == pytest.approx(3e-4)
