@@ -13,11 +13,13 @@ train on the target are compared on the same target test images:
 
 * :func:`class_task` - the images of some classes, relabelled 0..k-1.
 * :func:`labelled_sample` - a class-balanced sample of ``per_class`` images per class.
-* :func:`transfer_model` - a target-task model from scratch or on the frozen base.
-* :func:`unfreeze` - the second phase of fine-tuning.
-* :func:`train_target` - train it for a fixed number of steps (the same for every budget).
+* :func:`pretrain_source` - the series' CNN trained on the source task.
+* :func:`train_target` - train a model for a fixed number of steps (the same for every budget).
 * :func:`label_budget_experiment` - every approach at every label budget and seed, as tidy rows.
 * :func:`summarize` - mean and spread over seeds, and the error reduction of each approach.
+
+Freezing the copied base and unfreezing it are notebook 02's lesson (:func:`helpers.lessons.copy_and_freeze`,
+:func:`helpers.lessons.unfreeze`); this module runs them.
 """
 
 from __future__ import annotations
@@ -37,20 +39,20 @@ from helpers import lessons as _lessons
 from helpers import models as _models
 
 __all__ = [
-    "APPROACHES",
     "BASE_LAYERS",
     "Task",
     "class_task",
     "labelled_sample",
     "pretrain_source",
-    "transfer_model",
-    "unfreeze",
     "train_target",
     "label_budget_experiment",
     "summarize",
 ]
 
-APPROACHES = ("from scratch", "frozen base", "fine-tuned")
+_APPROACHES = ("from scratch", "frozen base", "fine-tuned")
+# Fixed settings of the series (notebook 02, section 3), not tuned on the test images: Adam's learning rate for
+# the new head (and for from scratch), the lower one for fine-tuning, and the batch size of the target's updates.
+_HEAD_LEARNING_RATE, _FINETUNE_LEARNING_RATE, _BATCH_SIZE = 1e-3, 3e-4, 32
 # What is transferred by default: build_cnn's convolutional base. Its dense layers, which combine the
 # convolutional features into the source's classes, are the head: always new. (Transferring the
 # 128-unit dense layer too did worse on validation images: it is specific to the source classes.)
@@ -120,52 +122,40 @@ def pretrain_source(source: Task, epochs: int, batch_size: int = 128, verbose: i
     return model
 
 
-def transfer_model(approach: str, classes: int, pretrained: tf.keras.Model | None = None,
-                   learning_rate: float = 1e-3, name: str | None = None,
-                   base_layers: Sequence[str] = BASE_LAYERS) -> tf.keras.Model:
+def _target_model(approach: str, classes: int, pretrained: tf.keras.Model | None = None,
+                  base_layers: Sequence[str] = BASE_LAYERS) -> tf.keras.Model:
     """A compiled CNN for a ``classes``-class target task: ``"from scratch"`` or ``"frozen base"``.
 
     ``"from scratch"`` ignores ``pretrained``; ``"frozen base"`` copies its
     ``base_layers`` (default :data:`BASE_LAYERS`, the convolutions) and freezes
-    them, so only the new head (the dense layers) trains. ``"fine-tuned"`` is not built here: it continues
-    from a trained frozen-base model, see :func:`unfreeze`.
+    them (notebook 02's ``copy_and_freeze``), so only the new head (the dense layers) trains.
+    ``"fine-tuned"`` is not built here: it continues from a trained frozen-base model.
     """
-    if approach not in APPROACHES[:2]:
-        hint = (" Fine-tuning starts from a trained frozen-base model: call unfreeze(model) on it."
+    if approach not in _APPROACHES[:2]:
+        hint = (" Fine-tuning starts from a trained frozen-base model, unfrozen."
                 if approach == "fine-tuned" else "")
         raise ValueError(f"approach must be 'from scratch' or 'frozen base', got {approach!r}.{hint}")
-    model = _models.build_cnn(classes=classes, name=name or approach.replace(" ", "_"))
+    model = _models.build_cnn(classes=classes, name=approach.replace(" ", "_"))
     if approach == "frozen base":
         if pretrained is None:
             raise ValueError("approach 'frozen base' needs the pretrained source model: pass pretrained=.")
         _lessons.copy_and_freeze(model, pretrained, base_layers)  # notebook 02's lesson
-    return _models.compile_classifier(model, learning_rate)
-
-
-def unfreeze(model: tf.keras.Model, learning_rate: float) -> tf.keras.Model:
-    """Make every layer trainable and recompile with ``learning_rate`` (fine-tuning's second phase).
-
-    Fine-tuning from a head that was first trained on the frozen base (not a
-    random one) keeps large, random gradients out of the pretrained layers; a
-    low learning rate keeps them from forgetting what they learned.
-    """
-    return _models.compile_classifier(_lessons.unfreeze(model), learning_rate)  # notebook 02's lesson
+    return _models.compile_classifier(model, _HEAD_LEARNING_RATE)
 
 
 def train_target(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray, steps: int,
-                 batch_size: int = 32, seed: int = 0) -> tf.keras.Model:
-    """Train for ``steps`` updates on batches drawn (shuffled, repeated) from the labelled images.
+                 seed: int = 0) -> tf.keras.Model:
+    """Train for ``steps`` updates on batches of 32 drawn (shuffled, repeated) from the labelled images.
 
     A fixed number of updates, not of epochs, gives every label budget the same
     amount of training: 50 images get as many steps as 1,500.
     """
     steps = _checks.check_whole_number(steps, "steps", hint="It is the number of training updates.")
-    batch_size = _checks.check_batch_size(batch_size)
     batches = (
         tf.data.Dataset.from_tensor_slices((images, labels))
         .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
         .repeat()
-        .batch(min(batch_size, len(images)))
+        .batch(min(_BATCH_SIZE, len(images)))
     )
     model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
     return model
@@ -173,17 +163,16 @@ def train_target(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray, 
 
 def label_budget_experiment(
     pretrained: tf.keras.Model, target_train: Task, target_test: Task, budgets: Sequence[int],
-    seeds: Sequence[int], steps: int, finetune_steps: int, learning_rate: float = 1e-3,
-    finetune_learning_rate: float = 3e-4, batch_size: int = 32,
+    seeds: Sequence[int], steps: int, finetune_steps: int,
     base_layers: Sequence[str] = BASE_LAYERS, progress: bool = True,
 ) -> list[dict]:
     """Every approach at every label budget (images per class) and seed, scored on ``target_test``.
 
     Every approach gets the same ``steps`` updates on the same labelled images, in the same
-    batches: "from scratch" trains all of them at ``learning_rate``; "frozen base" trains its new
-    head for all of them at ``learning_rate``; "fine-tuned" is the frozen-base model as it was
+    batches of 32: "from scratch" trains all of them at Adam's 1e-3; "frozen base" trains its new
+    head for all of them at 1e-3; "fine-tuned" is the frozen-base model as it was
     ``finetune_steps`` updates before the end, then trained for those last ``finetune_steps``
-    with everything unfrozen at ``finetune_learning_rate``. Both models that use the base start
+    with everything unfrozen (notebook 02's ``unfreeze``) at 3e-4. Both models that use the base start
     from the same head weights (the seed's), so their comparison is paired too. Returns tidy rows
     ``{approach, per_class, labelled, seed, accuracy, n, updates, seconds}``.
     """
@@ -196,9 +185,6 @@ def label_budget_experiment(
     if finetune_steps >= steps:
         raise ValueError(f"finetune_steps ({finetune_steps}) must be fewer than steps ({steps}): they are the last "
                          "of the steps updates, after the head has trained on the frozen base.")
-    for rate, name in ((learning_rate, "learning_rate"), (finetune_learning_rate, "finetune_learning_rate")):
-        if _checks.check_number(rate, name) <= 0:
-            raise ValueError(f"{name} must be > 0, got {rate}: it is an Adam learning rate such as 1e-3.")
     rows = []
     jobs = [(budget, seed) for budget in budgets for seed in seeds]
     classes = len(target_train.classes)
@@ -213,19 +199,20 @@ def label_budget_experiment(
 
     for budget, seed in tqdm(jobs, desc="label budgets", unit="run", disable=not progress):
         images, labels = labelled_sample(target_train, budget, seed)
-        for approach in APPROACHES[:2]:
+        for approach in _APPROACHES[:2]:
             tf.keras.utils.set_random_seed(seed)  # the same head initialisation and batches for both
             started = time.perf_counter()
-            model = transfer_model(approach, classes, pretrained, learning_rate, base_layers=base_layers)
-            train_target(model, images, labels, head_steps, batch_size, seed)
+            model = _target_model(approach, classes, pretrained, base_layers)
+            train_target(model, images, labels, head_steps, seed)
             if approach == "frozen base":
                 branch = model.get_weights()  # where fine-tuning branches off
                 head_seconds = time.perf_counter() - started
-            train_target(model, images, labels, finetune_steps, batch_size, seed + 1)
+            train_target(model, images, labels, finetune_steps, seed + 1)
             score(approach, model, budget, seed, labels, time.perf_counter() - started)
         started = time.perf_counter()
         model.set_weights(branch)
-        train_target(unfreeze(model, finetune_learning_rate), images, labels, finetune_steps, batch_size, seed + 1)
+        _models.compile_classifier(_lessons.unfreeze(model), _FINETUNE_LEARNING_RATE)  # notebook 02's lesson
+        train_target(model, images, labels, finetune_steps, seed + 1)
         score("fine-tuned", model, budget, seed, labels, head_seconds + time.perf_counter() - started)
     return rows
 

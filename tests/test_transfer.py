@@ -68,13 +68,9 @@ def test_labelled_sample_says_when_a_class_is_too_small(tasks):
         transfer.labelled_sample(tasks[1], 10_000, seed=0)
 
 
-def test_transfer_model_copies_the_base_and_freezes_it():
-    tf.keras.utils.set_random_seed(0)
-    pretrained = transfer.pretrain_source(
-        transfer.Task("tiny", (0, 1), np.random.default_rng(0).random((64, 28, 28, 1), dtype=np.float32),
-                      np.arange(64) % 2), epochs=1, verbose=0)
-    scratch = transfer.transfer_model("from scratch", 5, pretrained)
-    frozen = transfer.transfer_model("frozen base", 5, pretrained)
+def test_the_target_model_copies_the_base_and_freezes_it(pretrained):
+    scratch = transfer._target_model("from scratch", 5, pretrained)
+    frozen = transfer._target_model("frozen base", 5, pretrained)
     for name in transfer.BASE_LAYERS:
         source_kernel = pretrained.get_layer(name).get_weights()[0]
         assert np.array_equal(frozen.get_layer(name).get_weights()[0], source_kernel)
@@ -82,25 +78,23 @@ def test_transfer_model_copies_the_base_and_freezes_it():
         assert not frozen.get_layer(name).trainable and scratch.get_layer(name).trainable
     assert frozen.output_shape == (None, 5)
     assert frozen.get_layer("dense").trainable and frozen.get_layer("probabilities").trainable
-    conv_only = transfer.transfer_model("frozen base", 5, pretrained, base_layers=("conv1",))
+    assert float(tf.keras.backend.get_value(frozen.optimizer.learning_rate)) == pytest.approx(1e-3)
+    conv_only = transfer._target_model("frozen base", 5, pretrained, base_layers=("conv1",))
     assert not conv_only.get_layer("conv1").trainable and conv_only.get_layer("conv2").trainable
-    tuned = transfer.unfreeze(frozen, 1e-4)
-    assert all(layer.trainable for layer in tuned.layers)
-    assert float(tf.keras.backend.get_value(tuned.optimizer.learning_rate)) == pytest.approx(1e-4)
 
 
-def test_transfer_model_refuses_unknown_approaches_and_a_missing_source():
+def test_the_target_model_refuses_unknown_approaches_and_a_missing_source():
     with pytest.raises(ValueError, match="approach must be"):
-        transfer.transfer_model("frozen", 5)
-    with pytest.raises(ValueError, match="unfreeze"):
-        transfer.transfer_model("fine-tuned", 5)
+        transfer._target_model("frozen", 5)
+    with pytest.raises(ValueError, match="unfrozen"):
+        transfer._target_model("fine-tuned", 5)
     with pytest.raises(ValueError, match="pretrained="):
-        transfer.transfer_model("frozen base", 5)
+        transfer._target_model("frozen base", 5)
 
 
 def test_the_helpers_run_notebook_02s_lesson(monkeypatch, tasks, pretrained):
     """The frozen base and fine-tuning are lessons.copy_and_freeze and lessons.unfreeze, as notebook 02 defines them."""
-    helper = transfer.transfer_model("frozen base", 5, pretrained)
+    helper = transfer._target_model("frozen base", 5, pretrained)
     lesson = lessons.copy_and_freeze(models.build_cnn(classes=5, name="frozen_base"), pretrained, transfer.BASE_LAYERS)
     assert [layer.get_config() for layer in helper.layers] == [layer.get_config() for layer in lesson.layers]
     assert [layer.trainable for layer in helper.layers] == [layer.trainable for layer in lesson.layers]
@@ -120,14 +114,23 @@ def test_the_helpers_run_notebook_02s_lesson(monkeypatch, tasks, pretrained):
 
     for name in ("copy_and_freeze", "unfreeze"):
         monkeypatch.setattr(lessons, name, spy(name))
+    compiled = []
+    real_compile = models.compile_classifier
+
+    def compile_recorded(model, learning_rate=1e-3):
+        compiled.append((learning_rate, all(layer.trainable for layer in model.layers)))
+        return real_compile(model, learning_rate)
+
+    monkeypatch.setattr(models, "compile_classifier", compile_recorded)
     _, target, target_test = tasks
     transfer.label_budget_experiment(pretrained, target, target_test, [2], [0], steps=2, finetune_steps=1, progress=False)
     assert calls == ["copy_and_freeze", "unfreeze"], "one seed, one budget: the base frozen once, unfrozen once"
+    assert compiled[-1] == (3e-4, True) and compiled[-2] == (1e-3, False), "the head at 1e-3, fine-tuning at 3e-4"
 
 
 def test_frozen_base_does_not_change_while_training(tasks, pretrained):
     _, target, _ = tasks
-    frozen = transfer.transfer_model("frozen base", 5, pretrained)
+    frozen = transfer._target_model("frozen base", 5, pretrained)
     before = frozen.get_layer("conv1").get_weights()[0].copy()
     head_before = frozen.get_layer("probabilities").get_weights()[0].copy()
     x, y = transfer.labelled_sample(target, 5, seed=0)
@@ -141,7 +144,7 @@ def test_label_budget_experiment_and_summary(tasks, pretrained):
     rows = transfer.label_budget_experiment(pretrained, target, target_test, [2, 4], [0, 1], steps=3,
                                             finetune_steps=2, progress=False)
     assert len(rows) == 2 * 2 * 3
-    assert {r["approach"] for r in rows} == set(transfer.APPROACHES)
+    assert {r["approach"] for r in rows} == {"from scratch", "frozen base", "fine-tuned"}
     assert all(r["n"] == len(target_test.y) and 0 <= r["accuracy"] <= 1 for r in rows)
     summary = transfer.summarize(rows)
     assert len(summary) == 2 * 3
@@ -169,7 +172,7 @@ def test_summary_needs_its_baseline():
 def test_label_budget_experiment_refuses_bad_settings(tasks):
     source, target, target_test = tasks
     for kwargs, match in [({"budgets": 10}, "non-empty list"), ({"seeds": ()}, "non-empty list"),
-                          ({"steps": 0}, "steps"), ({"finetune_learning_rate": 0.0}, "finetune_learning_rate")]:
+                          ({"steps": 0}, "steps"), ({"finetune_steps": 0}, "finetune_steps")]:
         arguments = {"budgets": (2,), "seeds": (0,), "steps": 2, "finetune_steps": 1, **kwargs}
         with pytest.raises((TypeError, ValueError), match=match):
             transfer.label_budget_experiment(None, target, target_test, progress=False, **arguments)
