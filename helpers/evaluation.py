@@ -1,25 +1,24 @@
-"""Accuracy under attack, robustness curves and the sanity checks that keep them honest.
+"""Measuring: predictions, accuracy under attack, transfer between models, robustness curves.
 
+* :func:`predict_classes` and :func:`accuracy` - compiled, batched, checked.
 * :func:`evaluate_attack` - a model's accuracy on adversarial versions of a
   dataset, **white-box** (the model crafts its own examples) or **transfer**
   (``source_model`` crafts them), as an :class:`AttackResult` that names the
   attack, norm, epsilon and setting of the number.
 * :func:`transfer_matrix` - examples crafted once on each of several models,
   every model scored on every set: white-box on the diagonal, transfer
-  elsewhere, with the transfer rate of the examples that fooled their source.
+  elsewhere, with the transfer rate of the examples that fooled their source,
+  as a pandas DataFrame.
 * :func:`robustness_curve` - accuracy against epsilon for several models and
-  attacks, as a tidy table (a list of dict rows) that
-  :func:`helpers.plots.plot_robustness_curve` draws and :func:`format_table`
-  prints. It runs :func:`sanity_checks` and reports them.
-* :func:`sanity_checks` - after Carlini et al., "On Evaluating Adversarial
-  Robustness" (2019): accuracy at epsilon 0 equals clean accuracy; accuracy does
-  not rise with epsilon; iterative attacks (PGD, BIM) do at least as well as
-  FGSM; a large epsilon drives an undefended model near 0. A failed check means
-  the *evaluation* is wrong (a broken attack, a mislabelled model, gradient
-  masking), so it is printed loudly and issued as a :class:`SanityCheckWarning` warning.
-  A check that cannot run (an undefended model without a large epsilon, PGD and
-  FGSM with no epsilon in common) fails too: nothing checked is never reported
-  as passed.
+  attacks, as a :class:`RobustnessCurve` (a tidy list of dict rows, also a
+  DataFrame with ``.frame()``) that :func:`helpers.plots.plot_robustness_curve`
+  draws. It runs the sanity checks of :mod:`helpers.sanity` and reports them.
+
+Two neighbouring concerns have modules of their own: :mod:`helpers.sanity` (the
+checks of Carlini et al., 2019, that an evaluation is sound) and
+:mod:`helpers.tables` (results as DataFrames, rendered tables and plain text).
+Their public names can also be imported from here, as the notebooks and scripts
+do (``evaluation.styled_table``, ``evaluation.sanity_checks``, ...).
 
 Every public function checks its arguments once, on entry, with :mod:`helpers.checks`.
 
@@ -27,7 +26,7 @@ Example (a notebook cell)::
 
     curve = evaluation.robustness_curve({"cnn": cnn}, x_test, y_test, profile.epsilons,
                                         steps=profile.pgd_steps, undefended=["cnn"])
-    print(curve.table())            # accuracy per model, attack and epsilon
+    display(curve.styled())         # accuracy per model, attack and epsilon
     plots.plot_robustness_curve(curve)
     assert curve.passed             # every sanity check held
 """
@@ -35,48 +34,50 @@ Example (a notebook cell)::
 from __future__ import annotations
 
 import inspect
-import sys
 import time
-import warnings
 import weakref
 from dataclasses import asdict, dataclass
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 from tqdm.auto import tqdm
 
 from helpers import attacks as _attacks
 from helpers import checks as _checks
+from helpers.sanity import (
+    LARGE_EPSILON,
+    NEAR_ZERO,
+    CheckResult,
+    SanityCheckWarning,
+    report_checks,
+    sanity_checks,
+)
+from helpers.tables import format_table, results_table, styled_table, wide_rows
 
 __all__ = [
     "AttackResult",
-    "CheckResult",
     "RobustnessCurve",
-    "SanityCheckWarning",
     "predict_classes",
     "accuracy",
     "evaluate_attack",
     "transfer_matrix",
     "robustness_curve",
+    # From helpers.sanity and helpers.tables, importable from here too:
+    "LARGE_EPSILON",
+    "NEAR_ZERO",
+    "CheckResult",
+    "SanityCheckWarning",
     "sanity_checks",
     "report_checks",
+    "results_table",
+    "styled_table",
     "format_table",
     "wide_rows",
 ]
 
-ITERATIVE_ATTACKS = ("pgd", "bim")
-# The smallest epsilon at which an undefended model must be near 0 accuracy.
-LARGE_EPSILON = {"linf": 0.3, "l2": 4.0}
-NEAR_ZERO = 0.1
-_COLUMNS = ("model", "attack", "setting", "norm", "epsilon", "accuracy", "n", "seconds")
-_COUNTS = ("n", "steps", "fooled only by this", "training images")  # whole numbers, shown without decimals
-
 _PREDICT_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-class SanityCheckWarning(UserWarning):
-    """A sanity check of an evaluation failed: the evaluation, not the model, is suspect."""
 
 
 @dataclass(frozen=True)
@@ -104,21 +105,6 @@ class AttackResult:
         )
 
 
-@dataclass(frozen=True)
-class CheckResult:
-    """The outcome of one sanity check on one series of results."""
-
-    name: str
-    subject: str  # which model / attack / setting it looked at
-    passed: bool
-    detail: str
-    skipped: bool = False  # True when the check could not run; it then counts as failed (passed is False)
-
-    def __str__(self) -> str:
-        status = "NOT RUN" if self.skipped else ("ok" if self.passed else "FAILED")
-        return f"[{status}] {self.name} - {self.subject}: {self.detail}"
-
-
 class RobustnessCurve(list):
     """The tidy table of a robustness curve: a list of dict rows, plus what came with it.
 
@@ -126,7 +112,7 @@ class RobustnessCurve(list):
     seconds``. Attributes: ``clean_accuracy`` (model name -> accuracy on the
     clean images), ``checks`` (list of :class:`CheckResult`) and ``passed``.
     ``attack_kinds`` maps each attack name in the rows to what it is ("fgsm",
-    "bim", "pgd" or the name of another function), for :func:`sanity_checks`.
+    "bim", "pgd" or the name of another function), for :func:`helpers.sanity.sanity_checks`.
     """
 
     def __init__(self, rows: Iterable[dict], clean_accuracy: Mapping[str, float], checks: Sequence[CheckResult] = (),
@@ -145,12 +131,12 @@ class RobustnessCurve(list):
         """The curve as plain text: one line per series with a column per epsilon, or tidy rows."""
         return format_table(wide_rows(self) if wide else self)
 
-    def frame(self, *, wide: bool = True):
-        """The curve as a pandas DataFrame (see :func:`results_table`)."""
+    def frame(self, *, wide: bool = True) -> pd.DataFrame:
+        """The curve as a pandas DataFrame (see :func:`helpers.tables.results_table`): select rows with pandas."""
         return results_table(wide_rows(self) if wide else self)
 
     def styled(self, *, wide: bool = True):
-        """The curve as a rendered table for a notebook (see :func:`styled_table`)."""
+        """The curve as a rendered table for a notebook (see :func:`helpers.tables.styled_table`)."""
         return styled_table(wide_rows(self) if wide else self)
 
 
@@ -268,19 +254,21 @@ def transfer_matrix(
     models: Mapping[str, object], images, labels, attack, epsilon: float, *,
     norm: str = "linf", batch_size: int = 500, progress: bool = True, keep_correct: bool = False,
     **attack_options,
-) -> list[dict]:
+) -> pd.DataFrame:
     """Craft ``attack`` once on every model and score every model on every model's examples.
 
     ``models`` maps names to models (at least two). For each source model the
     examples are crafted once (white-box on the source) and every other model is
-    scored on the same images (transfer). Tidy rows: ``model`` (scored),
-    ``source``, ``setting``, ``attack``, ``norm``, ``epsilon``, ``accuracy``, ``n``,
-    ``seconds`` (crafting time on the source) and ``transfer_rate``: of the
-    images the source model classifies right when clean and wrong after its own
-    attack, and the scored model classifies right when clean, the share the
-    scored model now gets wrong (1.0 for the source itself; None when no image
-    qualifies). With ``keep_correct=True`` each row also holds ``correct``: one
+    scored on the same images (transfer). Returns a pandas DataFrame, one row per
+    source and scored model: ``model`` (scored), ``source``, ``setting``,
+    ``attack``, ``norm``, ``epsilon``, ``accuracy``, ``n``, ``seconds`` (crafting
+    time on the source) and ``transfer_rate``: of the images the source model
+    classifies right when clean and wrong after its own attack, and the scored
+    model classifies right when clean, the share the scored model now gets wrong
+    (1.0 for the source itself; missing, NaN, when no image qualifies). With
+    ``keep_correct=True`` each row also holds ``correct``: an array of one
     True/False per image (right after the attack), for paired comparisons.
+    Select a row with pandas, e.g. ``table.set_index(["model", "source"]).loc["cnn", "lenet"]``.
     """
     if not isinstance(models, Mapping) or len(models) < 2:
         raise TypeError("models must be a dict of at least two {name: tf.keras model}: transfer needs a source and a target.")
@@ -312,7 +300,7 @@ def transfer_matrix(
             })
             if keep_correct:
                 rows[-1]["correct"] = right_after[name]
-    return rows
+    return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------
@@ -412,288 +400,3 @@ def robustness_curve(
         curve.checks = sanity_checks(curve, clean, undefended=undefended, tolerance=tolerance, attack_kinds=kinds)
         report_checks(curve.checks)
     return curve
-
-
-# ----------------------------------------------------------------------------
-# Sanity checks (Carlini et al., 2019).
-# ----------------------------------------------------------------------------
-
-
-def _series(rows: Iterable[Mapping]) -> dict[tuple, list[Mapping]]:
-    """Rows grouped by (model, attack, setting, norm), each group sorted by epsilon."""
-    groups: dict[tuple, list[Mapping]] = {}
-    for row in rows:
-        key = (row["model"], row["attack"], row.get("setting", "white-box"), row.get("norm", "linf"))
-        groups.setdefault(key, []).append(row)
-    return {key: sorted(group, key=lambda row: row["epsilon"]) for key, group in groups.items()}
-
-
-def _slack(tolerance: float | None, n: int) -> float:
-    """Allowed noise in an accuracy: ``tolerance``, or by default max(0.01, 3 images)."""
-    return tolerance if tolerance is not None else max(0.01, 3.0 / max(n, 1))
-
-
-def _subject(key: tuple) -> str:
-    model, attack, setting, norm = key
-    return f"{model}, {attack}, {setting}, {'L-inf' if norm == 'linf' else 'L2'}"
-
-
-def _check_eps_zero(key, series, clean_accuracy) -> list[CheckResult]:
-    """Accuracy at epsilon 0 must equal the clean accuracy: the attack changes nothing."""
-    if series[0]["epsilon"] != 0:
-        return []
-    if key[0] not in clean_accuracy:
-        detail = f"cannot run: clean_accuracy has no entry for model {key[0]!r}"
-        return [CheckResult("eps 0 equals clean accuracy", _subject(key), False, detail, skipped=True)]
-    found, clean = series[0]["accuracy"], clean_accuracy[key[0]]
-    passed = abs(found - clean) <= 1e-9
-    detail = f"accuracy at eps=0 is {found:.4f}, clean accuracy {clean:.4f}"
-    return [CheckResult("eps 0 equals clean accuracy", _subject(key), passed, detail)]
-
-
-def _check_monotone(key, series, tolerance) -> list[CheckResult]:
-    """Accuracy must not rise with epsilon (a bigger ball contains the smaller one); needs two epsilons."""
-    if len(series) < 2:
-        return []
-    rises = []
-    for before, after in zip(series, series[1:]):
-        if after["accuracy"] > before["accuracy"] + _slack(tolerance, after["n"]):
-            rises.append(f"{before['accuracy']:.3f} at eps={before['epsilon']:g} -> "
-                         f"{after['accuracy']:.3f} at eps={after['epsilon']:g}")
-    detail = "rises: " + "; ".join(rises) if rises else f"non-increasing over {len(series)} epsilons"
-    return [CheckResult("accuracy does not rise with epsilon", _subject(key), not rises, detail)]
-
-
-def _check_iterative(groups, tolerance, kinds) -> list[CheckResult]:
-    """An iterative attack (PGD, BIM) must do at least as well as FGSM at each epsilon.
-
-    ``kinds`` says what each attack name is, so renamed attacks ("PGD-20") are still compared.
-    """
-    results = []
-    for (model, attack, setting, norm), series in groups.items():
-        baselines = [
-            rows for (other_model, other, other_setting, other_norm), rows in groups.items()
-            if (other_model, other_setting, other_norm) == (model, setting, norm) and kinds[other] == "fgsm"
-        ]
-        if kinds[attack] not in ITERATIVE_ATTACKS or not baselines:
-            continue
-        fgsm_at: dict[float, float] = {}  # the strongest FGSM at each epsilon
-        for row in (row for rows in baselines for row in rows):
-            fgsm_at[row["epsilon"]] = min(row["accuracy"], fgsm_at.get(row["epsilon"], 1.0))
-        name, subject = f"{attack} at least as strong as FGSM", _subject((model, attack, setting, norm))
-        shared = [row for row in series if row["epsilon"] in fgsm_at]
-        if not shared:
-            detail = f"cannot run: {attack} and FGSM share no epsilon"
-            results.append(CheckResult(name, subject, False, detail, skipped=True))
-            continue
-        worse = [
-            f"eps={row['epsilon']:g}: {attack} {row['accuracy']:.3f} > fgsm {fgsm_at[row['epsilon']]:.3f}"
-            for row in shared
-            if row["accuracy"] > fgsm_at[row["epsilon"]] + _slack(tolerance, row["n"])
-        ]
-        detail = "; ".join(worse) if worse else "at least as strong as FGSM at every epsilon"
-        results.append(CheckResult(name, subject, not worse, detail))
-    return results
-
-
-def _check_undefended(groups, undefended, large_epsilon, near_zero) -> list[CheckResult]:
-    """At a large epsilon the strongest attack must bring an undefended model near 0."""
-    results = []
-    for model in undefended:
-        for norm in sorted({key[3] for key in groups if key[0] == model}):
-            rows = [row for key, series in groups.items() if key[0] == model and key[3] == norm for row in series]
-            largest = max(row["epsilon"] for row in rows)
-            subject = f"{model}, {'L-inf' if norm == 'linf' else 'L2'}"
-            name = "large epsilon breaks an undefended model"
-            threshold = large_epsilon.get(norm, float("inf"))
-            if largest < threshold:
-                detail = f"cannot run: largest eps {largest:g} < {threshold:g}; add an epsilon >= {threshold:g}"
-                results.append(CheckResult(name, subject, False, detail, skipped=True))
-                continue
-            best = min((row for row in rows if row["epsilon"] == largest), key=lambda row: row["accuracy"])
-            passed = best["accuracy"] <= near_zero
-            detail = f"{best['attack']} at eps={largest:g} leaves accuracy {best['accuracy']:.3f} (should be <= {near_zero:g})"
-            results.append(CheckResult(name, subject, passed, detail))
-    return results
-
-
-_ROW_KEYS = ("model", "attack", "epsilon", "accuracy", "n")
-
-
-def _check_rows(rows) -> list[Mapping]:
-    """The rows of a robustness table: a non-empty list of dicts with the keys the checks read."""
-    if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Iterable):
-        raise TypeError("rows must be a list of dict rows, such as a robustness_curve(...) result.")
-    rows = list(rows)
-    if not rows:
-        raise ValueError("rows is empty: there is nothing to check (did the evaluation run any attack?).")
-    for index, row in enumerate(rows):
-        if not isinstance(row, Mapping):
-            raise TypeError(f"rows[{index}] must be a dict, got {type(row).__name__}.")
-        missing = [key for key in _ROW_KEYS if key not in row]
-        if missing:
-            raise ValueError(
-                f"rows[{index}] lacks the key(s) {', '.join(map(repr, missing))}: every row needs "
-                f"{', '.join(_ROW_KEYS)} (as robustness_curve and AttackResult.as_row() make them)."
-            )
-        _checks.check_number(row["epsilon"], f"rows[{index}]['epsilon']")
-        _checks.check_number(row["accuracy"], f"rows[{index}]['accuracy']", maximum=1.0)
-    return rows
-
-
-def sanity_checks(
-    rows: Iterable[Mapping], clean_accuracy: Mapping[str, float], *, undefended: Sequence[str] = (),
-    tolerance: float | None = None, large_epsilon: Mapping[str, float] | None = None, near_zero: float = NEAR_ZERO,
-    attack_kinds: Mapping[str, str] | None = None,
-) -> list[CheckResult]:
-    """Check a robustness table for the signs of a broken evaluation (Carlini et al., 2019).
-
-    ``tolerance`` is the accuracy noise allowed by the monotonicity and PGD-vs-FGSM
-    checks (default: max(0.01, 3 images)). ``large_epsilon`` maps a norm to the
-    smallest epsilon at which an ``undefended`` model (names of models in the
-    rows) must be at most ``near_zero`` accurate (default :data:`LARGE_EPSILON`).
-    ``attack_kinds`` maps an attack name in the rows to "fgsm", "bim" or "pgd"
-    (default: the name itself, lower-case; a :class:`RobustnessCurve` brings its
-    own). A check that cannot run is returned as failed, with ``skipped=True``.
-    """
-    own_kinds = getattr(rows, "attack_kinds", {})
-    rows = _check_rows(rows)
-    if not isinstance(clean_accuracy, Mapping):
-        raise TypeError("clean_accuracy must be a dict {model name: accuracy on the clean images}.")
-    groups = _series(rows)
-    undefended = _checks.check_names(undefended, "undefended", known=sorted({key[0] for key in groups}))
-    tolerance = _checks.check_number(tolerance, "tolerance", allow_none=True, maximum=1.0)
-    near_zero = _checks.check_number(near_zero, "near_zero", maximum=1.0)
-    if large_epsilon is not None and not isinstance(large_epsilon, Mapping):
-        raise TypeError("large_epsilon must be a dict {norm: epsilon}, e.g. {'linf': 0.3}.")
-    kinds = {**own_kinds, **(attack_kinds or {})}
-    kinds = {attack: kinds.get(attack, str(attack).strip().lower()) for (_, attack, _, _) in groups}
-    found: list[CheckResult] = []
-    for key, series in groups.items():
-        found += _check_eps_zero(key, series, clean_accuracy)
-        found += _check_monotone(key, series, tolerance)
-    found += _check_iterative(groups, tolerance, kinds)
-    found += _check_undefended(groups, undefended, large_epsilon or LARGE_EPSILON, near_zero)
-    return found
-
-
-def report_checks(checks: Sequence[CheckResult], *, file=None) -> bool:
-    """Print the checks; a failure gets a loud block and a :class:`SanityCheckWarning`. True if all passed."""
-    file = file or sys.stdout
-    bar = "!" * 72
-    if not checks:
-        print(
-            f"{bar}\nNO SANITY CHECK RAN: nothing was checked, so nothing is known to be right.\n"
-            "Give epsilon 0 and several epsilons, and FGSM with PGD, to check an evaluation.\n{bar}",
-            file=file,
-        )
-        warnings.warn("no sanity check ran", SanityCheckWarning, stacklevel=2)
-        return False
-    failed = [check for check in checks if not check.passed]
-    print(f"Sanity checks (Carlini et al. 2019): {len(checks) - len(failed)} of {len(checks)} passed", file=file)
-    if failed:
-        lines = "\n".join(f"  {check}" for check in failed)
-        print(
-            f"{bar}\nSANITY CHECK FAILED ({len(failed)} of {len(checks)})\n{lines}\n"
-            "This points at the evaluation (attack, labels, model outputs), not at the model's robustness.\n"
-            f"{bar}",
-            file=file,
-        )
-        warnings.warn(f"{len(failed)} sanity check(s) failed: " + "; ".join(map(str, failed)), SanityCheckWarning, stacklevel=2)
-    return not failed
-
-
-# ----------------------------------------------------------------------------
-# Tables: pandas DataFrames for notebooks, plain text for logs and tests.
-# ----------------------------------------------------------------------------
-
-
-def wide_rows(rows: Iterable[Mapping]) -> list[dict]:
-    """One row per (model, attack, setting, norm) with a column ``eps=...`` per epsilon."""
-    wide = []
-    for (model, attack, setting, norm), series in _series(rows).items():
-        row = {"model": model, "attack": attack, "setting": setting, "norm": norm}
-        row.update({f"eps={entry['epsilon']:g}": entry["accuracy"] for entry in series})
-        wide.append(row)
-    return wide
-
-
-def _columns(rows: list[Mapping], columns: Sequence[str] | None) -> list[str]:
-    if columns is not None:
-        return list(columns)
-    keys = list(dict.fromkeys(key for row in rows for key in row))
-    return [key for key in _COLUMNS if key in keys] + [key for key in keys if key not in _COLUMNS]
-
-
-def _is_score(column: str, values) -> bool:
-    """Accuracies and other shares in [0, 1]: shown to 3 decimals, coloured by value."""
-    numbers = [v for v in values if _is_number(v)]
-    return bool(numbers) and all(isinstance(v, (float, np.floating)) for v in numbers) and column not in (
-        "epsilon", "seconds", "training s", "s / epoch") and all(-1.0 <= v <= 1.0 for v in numbers)
-
-
-def _cell(key: str, value) -> str:
-    """A value as table text: shares to 3 decimals, epsilons as given, seconds to 0.1, None as '-'."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "-"
-    if isinstance(value, (float, np.floating)):
-        if key in _COUNTS and float(value).is_integer():  # a count that pandas made a float (beside a None)
-            return f"{int(value):,}"
-        if key == "seconds":
-            return f"{value:.1f}"
-        if key == "epsilon":
-            return f"{value:g}"
-        return f"{value:.3f}"
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return f"{value:,}"
-    return str(value)
-
-
-def results_table(rows: Iterable[Mapping], columns: Sequence[str] | None = None):
-    """Rows of dicts as a pandas DataFrame, columns in the series' usual order (or ``columns``).
-
-    The values stay numbers, for sorting and plotting; :func:`styled_table` is
-    the form to show in a notebook and :func:`format_table` the plain-text one.
-    """
-    import pandas as pd
-
-    rows = list(rows)
-    columns = _columns(rows, columns)
-    return pd.DataFrame([{key: row.get(key) for key in columns} for row in rows], columns=columns)
-
-
-def styled_table(rows: Iterable[Mapping], columns: Sequence[str] | None = None, *, colours: bool = True):
-    """The table as Jupyter shows it: accuracies to 3 decimals, coloured red (0) to green (1), no index.
-
-    Returns a pandas ``Styler``; a notebook cell that ends with it renders an HTML table.
-    """
-    frame = results_table(rows, columns)
-    formats = {column: (lambda value, key=column: _cell(key, value)) for column in frame.columns}
-    styler = frame.style.format(formats).hide(axis="index")
-    text = [column for column in frame.columns if not all(_is_number(v) or v is None for v in frame[column].tolist())]
-    if text:  # names read left-aligned, numbers stay right-aligned
-        styler = styler.set_properties(subset=text, **{"text-align": "left"})
-    scores = [column for column in frame.columns if _is_score(column, frame[column].tolist())]
-    if colours and scores:
-        styler = styler.background_gradient(cmap="RdYlGn", vmin=0.0, vmax=1.0, subset=scores)
-    return styler
-
-
-def format_table(rows: Iterable[Mapping], columns: Sequence[str] | None = None) -> str:
-    """The table as plain, aligned text for logs and tests: numbers right-aligned, formatted as in notebooks."""
-    frame = results_table(rows, columns)
-    if frame.empty:
-        return "(no rows)"
-    text = {}
-    for column in frame.columns:
-        values = frame[column].tolist()
-        cells = [_cell(column, value) for value in values]
-        width = max(len(str(column)), *map(len, cells))
-        right = all(_is_number(value) or value is None for value in values)
-        pad = (lambda cell, w=width: cell.rjust(w)) if right else (lambda cell, w=width: cell.ljust(w))
-        text[pad(str(column))] = [pad(cell) for cell in cells]
-    return "\n".join(line.rstrip() for line in type(frame)(text).to_string(index=False).splitlines())
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)

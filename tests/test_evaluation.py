@@ -1,4 +1,4 @@
-"""Tests of helpers.evaluation: naming of results, robustness curves, sanity checks, tables."""
+"""Tests of helpers.evaluation: naming of results, robustness curves and their checks, transfer matrices."""
 
 import helpers  # noqa: F401  (selects Keras 2 before TensorFlow is imported)
 
@@ -7,10 +7,11 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from helpers import attacks, evaluation  # noqa: E402
+from helpers import attacks, evaluation, sanity, tables  # noqa: E402
 from helpers.data import load_sample, to_model_input  # noqa: E402
 
 L = tf.keras.layers
@@ -183,92 +184,8 @@ def test_a_pgd_weaker_than_fgsm_fails(base, data):
 
 
 # ----------------------------------------------------------------------------
-# Sanity checks on hand-made tables.
+# Bad input.
 # ----------------------------------------------------------------------------
-
-
-def _rows(attack, accuracies, model="m", epsilons=(0.0, 0.1, 0.3), n=1000, norm="linf"):
-    return [
-        {"model": model, "attack": attack, "setting": "white-box", "norm": norm, "epsilon": e, "accuracy": a, "n": n}
-        for e, a in zip(epsilons, accuracies)
-    ]
-
-
-def test_sanity_checks_pass_on_a_sound_table():
-    checks = evaluation.sanity_checks(_rows("fgsm", [0.9, 0.4, 0.1]) + _rows("pgd", [0.9, 0.3, 0.0]), {"m": 0.9},
-                                      undefended=["m"])
-    assert all(check.passed for check in checks) and len(checks) == 2 + 2 + 1 + 1
-
-
-@pytest.mark.parametrize(
-    "rows, clean, failing",
-    [
-        (_rows("fgsm", [0.8, 0.4, 0.1]), 0.9, "eps 0 equals clean accuracy"),
-        (_rows("fgsm", [0.9, 0.02, 0.08]), 0.9, "accuracy does not rise with epsilon"),
-        (_rows("fgsm", [0.9, 0.4, 0.1]) + _rows("pgd", [0.9, 0.5, 0.0]), 0.9, "pgd at least as strong as FGSM"),
-        (_rows("fgsm", [0.9, 0.4, 0.2]) + _rows("pgd", [0.9, 0.3, 0.15]), 0.9, "large epsilon breaks an undefended model"),
-    ],
-)
-def test_each_sanity_check_can_fail(rows, clean, failing):
-    assert _failed(evaluation.sanity_checks(rows, {"m": clean}, undefended=["m"])) == {failing}
-
-
-def test_small_noise_is_tolerated_but_not_more():
-    noisy = _rows("fgsm", [0.9, 0.4, 0.405], n=1000)
-    assert not _failed(evaluation.sanity_checks(noisy, {"m": 0.9}))
-    assert _failed(evaluation.sanity_checks(noisy, {"m": 0.9}, tolerance=0.001)) == {"accuracy does not rise with epsilon"}
-
-
-def test_large_epsilon_check_that_cannot_run_is_not_a_pass():
-    checks = evaluation.sanity_checks(_rows("fgsm", [0.9, 0.6], epsilons=(0.0, 0.05)), {"m": 0.9}, undefended=["m"])
-    skipped = [check for check in checks if check.skipped]
-    assert len(skipped) == 1 and not skipped[0].passed and "cannot run" in skipped[0].detail
-    assert str(skipped[0]).startswith("[NOT RUN]")
-    assert _failed(checks) == {"large epsilon breaks an undefended model"}
-
-
-def test_report_checks_prints_and_warns(capsys):
-    checks = evaluation.sanity_checks(_rows("fgsm", [0.8, 0.4, 0.1]), {"m": 0.9})
-    with pytest.warns(evaluation.SanityCheckWarning):
-        assert evaluation.report_checks(checks) is False
-    out = capsys.readouterr().out
-    assert "SANITY CHECK FAILED (1 of 2)" in out and "eps 0 equals clean accuracy" in out
-
-
-# ----------------------------------------------------------------------------
-# Tables and bad input.
-# ----------------------------------------------------------------------------
-
-
-def test_format_table_plain_text():
-    rows = [{"model": "cnn", "epsilon": 0.05, "accuracy": 0.4567, "n": 10000}]
-    assert evaluation.format_table(rows).splitlines() == [
-        "model epsilon accuracy      n",
-        "cnn      0.05    0.457 10,000",
-    ]
-    assert evaluation.format_table(rows, ["model", "accuracy"]).splitlines()[1] == "cnn      0.457"
-    assert evaluation.format_table([]) == "(no rows)"
-
-
-def test_results_table_is_a_dataframe_with_numbers():
-    rows = [{"accuracy": 0.4567, "model": "cnn", "n": 10}, {"model": "adv", "accuracy": 0.5, "n": 20, "extra": "x"}]
-    frame = evaluation.results_table(rows)
-    assert list(frame.columns) == ["model", "accuracy", "n", "extra"]
-    assert frame["accuracy"].tolist() == [0.4567, 0.5] and frame["n"].tolist() == [10, 20]
-
-
-def test_styled_table_formats_and_colours_accuracies():
-    rows = [{"model": "cnn", "epsilon": 0.05, "accuracy": 0.4567, "n": 10000, "transfer_rate": None}]
-    html = evaluation.styled_table(rows).to_html()
-    assert "0.457" in html and "10,000" in html and ">-<" in html.replace(" ", "")
-    assert "background-color" in html
-    assert "background-color" not in evaluation.styled_table(rows, colours=False).to_html()
-
-
-def test_wide_rows():
-    wide = evaluation.wide_rows(_rows("fgsm", [0.9, 0.4, 0.1]))
-    assert wide == [{"model": "m", "attack": "fgsm", "setting": "white-box", "norm": "linf",
-                     "eps=0": 0.9, "eps=0.1": 0.4, "eps=0.3": 0.1}]
 
 
 def test_robustness_curve_bad_input(base, data):
@@ -310,25 +227,26 @@ def test_evaluate_attack_can_return_the_adversarial_images(base, data):
 
 def test_transfer_matrix_crafts_once_per_source_and_scores_every_model(base, other, data):
     images, labels, _ = data
-    rows = evaluation.transfer_matrix({"base": base, "other": other}, images, labels, "fgsm", 0.1, progress=False)
-    assert len(rows) == 4 and {(r["model"], r["source"]) for r in rows} == {
+    table = evaluation.transfer_matrix({"base": base, "other": other}, images, labels, "fgsm", 0.1, progress=False)
+    assert isinstance(table, pd.DataFrame)
+    assert len(table) == 4 and set(zip(table["model"], table["source"])) == {
         ("base", "base"), ("base", "other"), ("other", "base"), ("other", "other")}
-    by_pair = {(r["model"], r["source"]): r for r in rows}
+    by_pair = table.set_index(["model", "source"]).sort_index().loc
     # The diagonal is white-box and equals evaluate_attack's number; off the diagonal it is transfer.
-    assert by_pair["base", "base"]["setting"] == "white-box"
-    assert by_pair["other", "base"]["setting"] == "transfer from base"
+    assert by_pair[("base", "base"), "setting"] == "white-box"
+    assert by_pair[("other", "base"), "setting"] == "transfer from base"
     white_box = evaluation.evaluate_attack(base, images, labels, "fgsm", 0.1, progress=False)
-    assert by_pair["base", "base"]["accuracy"] == pytest.approx(white_box.accuracy)
+    assert by_pair[("base", "base"), "accuracy"] == pytest.approx(white_box.accuracy)
     transfer = evaluation.evaluate_attack(other, images, labels, "fgsm", 0.1, source_model=base, progress=False)
-    assert by_pair["other", "base"]["accuracy"] == pytest.approx(transfer.accuracy)
+    assert by_pair[("other", "base"), "accuracy"] == pytest.approx(transfer.accuracy)
     # Every example that fooled its source fools the source: its own transfer rate is 1; others' lie in [0, 1].
-    assert by_pair["base", "base"]["transfer_rate"] == 1.0
-    assert 0.0 <= by_pair["other", "base"]["transfer_rate"] <= 1.0
+    assert by_pair[("base", "base"), "transfer_rate"] == 1.0
+    assert 0.0 <= by_pair[("other", "base"), "transfer_rate"] <= 1.0
 
 
 def test_transfer_matrix_rate_counts_only_images_that_fooled_the_source(base, other, data):
     images, labels, _ = data
-    rows = evaluation.transfer_matrix({"base": base, "other": other}, images, labels, "fgsm", 0.1, progress=False)
+    table = evaluation.transfer_matrix({"base": base, "other": other}, images, labels, "fgsm", 0.1, progress=False)
     adversarial = attacks.attack_dataset("fgsm", base, images, labels, 0.1, progress=False)
     base_clean = evaluation.predict_classes(base, images) == labels
     other_clean = evaluation.predict_classes(other, images) == labels
@@ -336,7 +254,7 @@ def test_transfer_matrix_rate_counts_only_images_that_fooled_the_source(base, ot
     other_after = evaluation.predict_classes(other, adversarial) == labels
     eligible = base_clean & ~base_after & other_clean
     expected = np.mean(~other_after[eligible])
-    row = next(r for r in rows if r["model"] == "other" and r["source"] == "base")
+    row = table.query("model == 'other' and source == 'base'").iloc[0]
     assert row["transfer_rate"] == pytest.approx(expected)
 
 
@@ -346,16 +264,21 @@ def test_transfer_matrix_needs_two_models(base, data):
         evaluation.transfer_matrix({"base": base}, images, labels, "fgsm", 0.1, progress=False)
 
 
-def test_tables_show_missing_values_as_a_dash():
-    assert "-" in evaluation.format_table([{"model": "a", "transfer_rate": None}]).splitlines()[-1]
-
-
 def test_transfer_matrix_keeps_per_image_correctness_on_request(base, other, data):
     images, labels, _ = data
-    rows = evaluation.transfer_matrix({"base": base, "other": other}, images, labels, "fgsm", 0.1,
-                                      progress=False, keep_correct=True)
-    for row in rows:
+    table = evaluation.transfer_matrix({"base": base, "other": other}, images, labels, "fgsm", 0.1,
+                                       progress=False, keep_correct=True)
+    for row in table.to_dict("records"):
         assert row["correct"].dtype == bool and row["correct"].shape == labels.shape
         assert row["correct"].mean() == pytest.approx(row["accuracy"])
     plain = evaluation.transfer_matrix({"base": base, "other": other}, images, labels, "fgsm", 0.1, progress=False)
-    assert all("correct" not in row for row in plain)
+    assert "correct" not in plain.columns and list(plain.columns) == [c for c in table.columns if c != "correct"]
+
+
+def test_names_of_sanity_and_tables_are_importable_from_evaluation():
+    # The notebooks and scripts call evaluation.styled_table, evaluation.sanity_checks, ...
+    for module in (sanity, tables):
+        for name in module.__all__:
+            if name in evaluation.__all__:
+                assert getattr(evaluation, name) is getattr(module, name)
+    assert {"styled_table", "format_table", "sanity_checks", "SanityCheckWarning", "CheckResult"} <= set(evaluation.__all__)
