@@ -64,17 +64,9 @@ __all__ = [
     "evaluate_attack",
     "transfer_matrix",
     "robustness_curve",
-    # From helpers.sanity and helpers.tables, importable from here too:
-    "LARGE_EPSILON",
-    "NEAR_ZERO",
-    "CheckResult",
-    "SanityCheckWarning",
-    "sanity_checks",
-    "report_checks",
-    "results_table",
-    "styled_table",
-    "format_table",
-    "wide_rows",
+    # Importable from here too, as the notebooks and scripts do: helpers.sanity's and helpers.tables' names.
+    "sanity_checks", "report_checks", "CheckResult", "SanityCheckWarning", "LARGE_EPSILON", "NEAR_ZERO",
+    "styled_table", "results_table", "format_table", "wide_rows",
 ]
 
 _PREDICT_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
