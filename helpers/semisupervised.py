@@ -10,7 +10,8 @@
   trained for the same number of updates on batches of labelled images; the
   graph-regularized one also sees each image's packed neighbours
   (``nsl.keras.GraphRegularization``) and, optionally, unlabelled centres with
-  theirs: half of every batch, with no supervised loss. Both return
+  theirs: half of every batch, with no supervised loss, in the batches of
+  :func:`helpers.lessons.mixed_batches` (written in notebook 05). Both return
   ``(model, history, seconds)``.
 * :func:`train_arms` - one label draw and seed, every arm of notebook 05's
   comparison: the base CNN, labelled centres only, unlabelled centres too, and
@@ -38,6 +39,7 @@ from tqdm.auto import tqdm
 from helpers import checks
 from helpers import evaluation as _evaluation
 from helpers import graphs as _graphs
+from helpers import lessons as _lessons
 from helpers import models as _models
 from helpers.data import CLASS_NAMES
 
@@ -184,17 +186,6 @@ def _batches(features, labels, batch_size: int, seed: int, weights=None) -> tf.d
     )
 
 
-def _mixed_batches(features, labels, unlabelled, batch_size: int, seed: int) -> tf.data.Dataset:
-    """Batches alternating labelled centres (supervised weight 1) and unlabelled ones (weight 0), each shuffled."""
-    count = len(next(iter(unlabelled.values())))
-    labelled = tf.data.Dataset.from_tensor_slices((features, labels, np.ones(len(labels), np.float32)))
-    others = tf.data.Dataset.from_tensor_slices((unlabelled, np.zeros(count, labels.dtype), np.zeros(count, np.float32)))
-    labelled = labelled.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True).repeat()
-    others = others.shuffle(count, seed=seed + 1, reshuffle_each_iteration=True).repeat()
-    alternate = tf.data.Dataset.range(2).repeat()
-    return tf.data.Dataset.choose_from_datasets([labelled, others], alternate).batch(batch_size)
-
-
 def _check_packed(packed, name: str) -> dict:
     """The packed features the model takes (``NL_num_nbrs`` dropped), checked to have one row per centre."""
     if not isinstance(packed, dict) or _models.INPUT_NAME not in packed:
@@ -304,7 +295,7 @@ def train_graph_regularized(packed: dict, labels, config, steps: int, *, unlabel
     if unlabelled is None:
         batches = _batches(features, labels, batch_size, seed, sample_weight)
     else:
-        batches = _mixed_batches(features, labels, others, batch_size, seed)
+        batches = _lessons.mixed_batches(features, labels, others, batch_size, seed)  # notebook 05's lesson
     history, seconds = _fit(wrapper, batches, steps, rounds, validation, verbose)
     return wrapper.base_model, history, seconds
 

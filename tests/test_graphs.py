@@ -375,18 +375,6 @@ def test_unlabelled_centres_have_neighbours_and_no_label():
         semi.unlabelled_centres(graphs.build_graph(graphs.node_ids(5), embedded[:5], 0.0), split)
 
 
-def test_mixed_batches_alternate_labelled_and_unlabelled_centres():
-    images = np.zeros((4, 3, 3, 1), np.float32)
-    labelled = {"image": images + 1.0}
-    unlabelled = {"image": np.zeros((6, 3, 3, 1), np.float32)}
-    batches = semi._mixed_batches(labelled, np.array([1, 2, 3, 4]), unlabelled, 8, seed=0)
-    features, labels, weights = next(iter(batches))
-    first_pixel = features["image"].numpy()[:, 0, 0, 0]
-    np.testing.assert_array_equal(weights.numpy(), [1, 0] * 4)  # half of every batch, weight 0: no supervised loss
-    np.testing.assert_array_equal(first_pixel, [1, 0] * 4)
-    assert set(labels.numpy()[::2]) <= {1, 2, 3, 4} and set(labels.numpy()[1::2]) == {0}
-
-
 def test_graph_regularized_training_with_unlabelled_centres():
     embedded = np.random.default_rng(2).normal(size=(12, 4)).astype(np.float32)
     graph = graphs.build_graph(graphs.node_ids(12), embedded, 0.0)
