@@ -43,7 +43,7 @@ import helpers  # noqa: E402, F401  (selects Keras 2 before TensorFlow)
 
 import numpy as np  # noqa: E402
 
-from helpers import data, embeddings, evaluation, graphs  # noqa: E402
+from helpers import data, embeddings, evaluation, graph_predictions, graphs, nsl_tools  # noqa: E402
 from helpers import semisupervised as semi  # noqa: E402
 
 # name: (embedding, threshold, max_neighbors, multiplier, distance, unlabelled centres[, updates instead of --steps])
@@ -99,7 +99,7 @@ def main() -> int:
     built = {}
     for embedding, threshold in sorted({tuple(spec[:2]) for spec in variants.values()}):
         started = time.perf_counter()
-        graph = graphs.build_graph(ids, embedded[embedding], threshold, lsh_splits=10, lsh_rounds=10, seed=0)
+        graph = nsl_tools.build_graph(ids, embedded[embedding], threshold, lsh_splits=10, lsh_rounds=10, seed=0)
         built[embedding, threshold] = graph.keep_heaviest(args.keep) if args.keep else graph
         stats = graphs.graph_statistics(built[embedding, threshold], labels)  # hidden labels: a diagnostic
         print(f"graph {embedding}@{threshold} (keep {args.keep}): {time.perf_counter() - started:.0f} s, "
@@ -122,7 +122,7 @@ def main() -> int:
             known = np.full(len(labels), graphs.UNLABELLED)
             known[split.train] = y_train
             for (embedding, threshold), graph in built.items():
-                propagated = graphs.label_propagation(graph.without_nodes(split.validation), known)
+                propagated = graph_predictions.label_propagation(graph.without_nodes(split.validation), known)
                 results.setdefault((budget, f"graph {embedding}@{threshold}: label propagation on unlabelled pool"),
                                    []).append(float(np.mean(propagated[others] == labels[others])))
             for name, (embedding, threshold, neighbours, multiplier, distance, with_unlabelled, *steps) in variants.items():

@@ -13,8 +13,10 @@ and makes Neural Structured Learning importable on current TensorFlow (see
 * :mod:`helpers.attacks` - batched FGSM, BIM and PGD
 * :mod:`helpers.evaluation` - accuracy under attack, robustness curves, sanity checks
 * :mod:`helpers.defenses` - adversarial regularization with NSL (notebook 04)
-* :mod:`helpers.embeddings`, :mod:`helpers.graphs`, :mod:`helpers.semisupervised` - notebook 05: label-free
-  embeddings, NSL similarity graphs, few-label training with and without the graph
+* :mod:`helpers.embeddings`, :mod:`helpers.nsl_tools`, :mod:`helpers.graphs`, :mod:`helpers.semisupervised`,
+  :mod:`helpers.graph_predictions` - notebook 05: label-free embeddings, NSL's graph tools on files, the
+  similarity graph and its packed centres, few-label training with and without the graph, the graph's own
+  predictions
 * :mod:`helpers.stats` - intervals and paired tests that every conclusion rests on
 * :mod:`helpers.plots` - figures with one colour per model across the series
 * :mod:`helpers.prefetch` - ``make prefetch``: dataset and VGG-19 weights before going offline

@@ -140,7 +140,7 @@ def graph_reg_config(max_neighbors: int, multiplier: float, distance_type: str =
       times as much as ``"l2"`` would summed the same way; compare the two at
       equal footing (``"l2"`` with ``sum_over_axis=-1``, see ``sum_over_classes``).
 
-    ``tests/test_graphs.py`` checks this formula against NSL's own
+    ``tests/test_semisupervised.py`` checks this formula against NSL's own
     ``PairwiseDistance`` layer. ``sum_over_classes=True`` makes ``"l2"`` sum
     over the classes too (NSL's ``sum_over_axis=-1``).
     """

@@ -1,14 +1,12 @@
-"""helpers.graphs, helpers.embeddings, helpers.semisupervised: notebook 05's graph, built and packed by NSL."""
+"""Notebook 05's graph: embeddings; built and packed by NSL (nsl_tools); held and measured (graphs); its predictions."""
 
 import math
 import tempfile
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from helpers import embeddings, graphs
-from helpers import semisupervised as semi
+from helpers import embeddings, graph_predictions, graphs, nsl_tools
 
 
 def _unit(degrees):
@@ -51,7 +49,7 @@ def _private_tempdir(tmp_path, monkeypatch):
     ],
 )
 def test_graph_of_a_tiny_embedding_set_has_the_expected_edges(threshold, expected):
-    graph = graphs.build_graph(IDS, VECTORS, threshold)
+    graph = nsl_tools.build_graph(IDS, VECTORS, threshold)
     both_ways = expected | {(t, s) for s, t in expected}
     edges = _edges(graph)
     assert set(edges) == both_ways
@@ -63,7 +61,7 @@ def test_graph_of_a_tiny_embedding_set_has_the_expected_edges(threshold, expecte
 
 
 def test_neighbours_come_heaviest_first():
-    graph = graphs.build_graph(IDS, VECTORS, 0.5)
+    graph = nsl_tools.build_graph(IDS, VECTORS, 0.5)
     positions, weights = graph.neighbors(IDS.index("c"))
     assert [graph.ids[p] for p in positions] == ["b", "a", "d"]
     assert list(weights) == sorted(weights, reverse=True)
@@ -72,8 +70,8 @@ def test_neighbours_come_heaviest_first():
 def test_higher_thresholds_can_be_cut_from_one_build():
     embedded = np.random.default_rng(0).normal(size=(60, 5)).astype(np.float32)
     ids = graphs.node_ids(60)
-    low = graphs.build_graph(ids, embedded, 0.6)
-    direct = graphs.build_graph(ids, embedded, 0.8)
+    low = nsl_tools.build_graph(ids, embedded, 0.6)
+    direct = nsl_tools.build_graph(ids, embedded, 0.8)
     cut = low.at_threshold(0.8)
     assert _edges(cut) == _edges(direct)
     with pytest.raises(ValueError, match="below the 0.6 this graph was built with"):
@@ -83,22 +81,22 @@ def test_higher_thresholds_can_be_cut_from_one_build():
 def test_lsh_finds_a_subset_of_the_exact_edges_and_keeps_numpy_random_state():
     embedded = np.random.default_rng(1).normal(size=(80, 4)).astype(np.float32)
     ids = graphs.node_ids(80)
-    exact = set(_edges(graphs.build_graph(ids, embedded, 0.7)))
+    exact = set(_edges(nsl_tools.build_graph(ids, embedded, 0.7)))
     np.random.seed(123)
     expected_next = np.random.rand()
     np.random.seed(123)
-    approximate = set(_edges(graphs.build_graph(ids, embedded, 0.7, lsh_splits=2, lsh_rounds=3, seed=5)))
+    approximate = set(_edges(nsl_tools.build_graph(ids, embedded, 0.7, lsh_splits=2, lsh_rounds=3, seed=5)))
     assert np.random.rand() == expected_next, "build_graph changed NumPy's global random state"
     assert approximate and approximate <= exact
 
 
 def test_temporary_files_are_removed(_private_tempdir, tmp_path):
-    graphs.build_graph(IDS, VECTORS, 0.9)
+    nsl_tools.build_graph(IDS, VECTORS, 0.9)
     images = np.random.default_rng(0).random((5, 4, 4, 1), dtype=np.float32)
-    graphs.pack_with_nsl(graphs.build_graph(IDS, VECTORS, 0.5), np.array([0, 2]), images, 2)
+    nsl_tools.pack_with_nsl(nsl_tools.build_graph(IDS, VECTORS, 0.5), np.array([0, 2]), images, 2)
     assert list(_private_tempdir.iterdir()) == []
     target = tmp_path / "embeddings.tfr"
-    graphs.write_embeddings(target, IDS, VECTORS)
+    nsl_tools.write_embeddings(target, IDS, VECTORS)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["embeddings.tfr", "tmp"]  # no partial file beside it
 
 
@@ -116,29 +114,29 @@ def test_node_ids_sort_as_numbers():
 @pytest.mark.parametrize("threshold", [-0.1, 1.5])
 def test_threshold_outside_0_1_is_refused(threshold):
     with pytest.raises(ValueError, match=r"threshold must be (>= 0|<= 1).*cosine similarity"):
-        graphs.build_graph(IDS, VECTORS, threshold)
+        nsl_tools.build_graph(IDS, VECTORS, threshold)
 
 
 def test_ids_must_match_the_embeddings():
     with pytest.raises(ValueError, match="4 ids but there are 5 embeddings"):
-        graphs.build_graph(IDS[:4], VECTORS, 0.9)
+        nsl_tools.build_graph(IDS[:4], VECTORS, 0.9)
     with pytest.raises(ValueError, match="must be unique; repeated: 'a'"):
-        graphs.build_graph(["a", "a", "c", "d", "e"], VECTORS, 0.9)
+        nsl_tools.build_graph(["a", "a", "c", "d", "e"], VECTORS, 0.9)
     with pytest.raises(ValueError, match="cannot contain tabs"):
-        graphs.build_graph(["a\tx", "b", "c", "d", "e"], VECTORS, 0.9)
+        nsl_tools.build_graph(["a\tx", "b", "c", "d", "e"], VECTORS, 0.9)
 
 
 def test_a_graph_file_naming_unknown_nodes_is_refused(tmp_path):
     tsv = tmp_path / "graph.tsv"
     tsv.write_text("a\tb\t0.9\nb\ta\t0.9\nb\tz\t0.95\nz\tb\t0.95\n")
     with pytest.raises(graphs.GraphError, match="not among ids, e.g. \\['z'\\]"):
-        graphs.read_graph(tsv, ["a", "b", "c"], 0.9)
+        nsl_tools.read_graph(tsv, ["a", "b", "c"], 0.9)
 
 
 def test_an_empty_graph_is_refused_with_the_best_similarity():
     with pytest.raises(graphs.GraphError, match=r"most similar pair has 0\.985.*Lower the threshold"):
-        graphs.build_graph(IDS, VECTORS, 0.99)
-    empty = graphs.build_graph(IDS, VECTORS, 0.99, allow_empty=True)
+        nsl_tools.build_graph(IDS, VECTORS, 0.99)
+    empty = nsl_tools.build_graph(IDS, VECTORS, 0.99, allow_empty=True)
     with pytest.raises(graphs.GraphError, match="has no edge"):
         graphs.graph_statistics(empty)
     assert graphs.graph_statistics(empty, allow_empty=True) == {"threshold": 0.99, "nodes": 5, "edges": 0}
@@ -148,26 +146,24 @@ def test_an_empty_graph_is_refused_with_the_best_similarity():
 
 def test_bad_embeddings_are_refused():
     with pytest.raises(ValueError, match="all zeros"):
-        graphs.build_graph(IDS, np.vstack([VECTORS[:4], [[0.0, 0.0]]]), 0.9)
+        nsl_tools.build_graph(IDS, np.vstack([VECTORS[:4], [[0.0, 0.0]]]), 0.9)
     with pytest.raises(ValueError, match="shape \\(nodes, dims\\)"):
-        graphs.build_graph(IDS, VECTORS.ravel(), 0.9)
+        nsl_tools.build_graph(IDS, VECTORS.ravel(), 0.9)
     with pytest.raises(ValueError, match="NaN"):
-        graphs.build_graph(IDS, np.vstack([VECTORS[:4], [[np.nan, 1.0]]]), 0.9)
+        nsl_tools.build_graph(IDS, np.vstack([VECTORS[:4], [[np.nan, 1.0]]]), 0.9)
 
 
 def test_no_labelled_image_of_a_class_is_refused():
-    graph = graphs.build_graph(IDS, VECTORS, 0.5)
+    graph = nsl_tools.build_graph(IDS, VECTORS, 0.5)
     labels = np.array([0, -1, 1, -1, -1])
     with pytest.raises(ValueError, match=r"no labelled node of class 2 \(Pullover\).*at least one labelled"):
-        graphs.label_propagation(graph, labels, classes=3)
+        graph_predictions.label_propagation(graph, labels, classes=3)
     with pytest.raises(ValueError, match="no labelled node of class 2"):
-        graphs.neighbour_vote(graph, labels, classes=3)
-    with pytest.raises(ValueError, match=r"class 3 \(Dress\) has 1 training image"):
-        semi.labelled_split(np.array([0, 0, 1, 1, 2, 2, 3]), 2, 0.0, classes=4)
+        graph_predictions.neighbour_vote(graph, labels, classes=3)
 
 
 def test_labels_and_images_must_match_the_nodes():
-    graph = graphs.build_graph(IDS, VECTORS, 0.5)
+    graph = nsl_tools.build_graph(IDS, VECTORS, 0.5)
     with pytest.raises(graphs.GraphError, match="4 entries but the graph has 5 nodes"):
         graphs.graph_statistics(graph, np.array([0, 0, 1, 1]))
     with pytest.raises(graphs.GraphError, match="3 images but the graph has 5 nodes"):
@@ -184,7 +180,7 @@ def test_labels_and_images_must_match_the_nodes():
 
 
 def test_packing_gives_nsl_feature_names_and_weights():
-    graph = graphs.build_graph(IDS, VECTORS, 0.5)
+    graph = nsl_tools.build_graph(IDS, VECTORS, 0.5)
     images = np.random.default_rng(0).random((5, 3, 3, 1), dtype=np.float32)
     packed = graphs.pack_neighbors(graph, np.array([IDS.index("c"), IDS.index("e")]), images, 2)
     assert sorted(packed) == ["NL_nbr_0_image", "NL_nbr_0_weight", "NL_nbr_1_image", "NL_nbr_1_weight", "image"]
@@ -202,11 +198,11 @@ def test_packing_matches_nsl_pack_nbrs_exactly():
     rng = np.random.default_rng(3)
     embedded = rng.normal(size=(40, 3)).astype(np.float32)
     embedded[5] = embedded[9] = embedded[4]  # equal weights: NSL breaks the tie by the larger id
-    graph = graphs.build_graph(graphs.node_ids(40), embedded, 0.7)
+    graph = nsl_tools.build_graph(graphs.node_ids(40), embedded, 0.7)
     images = rng.random((40, 4, 4, 1), dtype=np.float32)
     centres = np.array([4, 0, 17, 33, 5])
     ours = graphs.pack_neighbors(graph, centres, images, 3)
-    theirs = graphs.pack_with_nsl(graph, centres, images, 3)
+    theirs = nsl_tools.pack_with_nsl(graph, centres, images, 3)
     assert set(theirs) == set(ours) | {"NL_num_nbrs"}
     for name in ours:
         np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
@@ -229,7 +225,7 @@ def test_neighbour_names_follow_nsl_config():
 
 
 def test_statistics_and_homophily():
-    graph = graphs.build_graph(IDS, VECTORS, 0.5)  # edges a-b, b-c, a-c, c-d
+    graph = nsl_tools.build_graph(IDS, VECTORS, 0.5)  # edges a-b, b-c, a-c, c-d
     stats = graphs.graph_statistics(graph, np.array([0, 0, 1, 1, -1]))
     assert stats["edges"] == 4 and stats["nodes"] == 5
     assert stats["edges per node"] == pytest.approx(8 / 5) and stats["isolated nodes"] == pytest.approx(1 / 5)
@@ -241,19 +237,19 @@ def test_label_propagation_follows_paths_and_vote_needs_a_labelled_neighbour():
     # Two chains of ten nodes, far apart: 0..9 around 0 degrees, 10..19 around 90 degrees.
     angles = np.concatenate([np.arange(10) * 2.0, 90 + np.arange(10) * 2.0])
     embedded = np.array([_unit(a) for a in angles], np.float32)
-    graph = graphs.build_graph(graphs.node_ids(20), embedded, math.cos(math.radians(2.5)))
+    graph = nsl_tools.build_graph(graphs.node_ids(20), embedded, math.cos(math.radians(2.5)))
     labels = np.full(20, -1)
     labels[0], labels[10] = 0, 1  # one labelled node at the end of each chain
-    np.testing.assert_array_equal(graphs.label_propagation(graph, labels, classes=2), [0] * 10 + [1] * 10)
-    vote = graphs.neighbour_vote(graph, labels, classes=2)
+    np.testing.assert_array_equal(graph_predictions.label_propagation(graph, labels, classes=2), [0] * 10 + [1] * 10)
+    vote = graph_predictions.neighbour_vote(graph, labels, classes=2)
     assert vote[1] == 0 and vote[11] == 1 and vote[5] == -1  # node 5 has no labelled neighbour
 
 
 def test_edge_information_counts_useful_and_harmful_edges():
-    graph = graphs.build_graph(IDS, VECTORS, 0.5)  # c's neighbours: b, a, d
+    graph = nsl_tools.build_graph(IDS, VECTORS, 0.5)  # c's neighbours: b, a, d
     truth = np.array([1, 0, 0, 2, 0])  # a is class 1, b and c class 0, d class 2
     predicted = np.array([1, 2, 0, 0, 0])  # the model is right on a, wrong on b, calls d class 0
-    info = graphs.edge_information(graph, np.array([2]), np.array([0]), truth, predicted, 3)
+    info = graph_predictions.edge_information(graph, np.array([2]), np.array([0]), truth, predicted, 3)
     # c->b: graph right, model wrong: useful. c->a: graph wrong, model right: harmful. c->d: graph wrong, model agrees.
     assert info["edges"] == 3
     assert info["homophily"] == pytest.approx(1 / 3) and info["model agrees"] == pytest.approx(1 / 3)
@@ -261,19 +257,19 @@ def test_edge_information_counts_useful_and_harmful_edges():
 
 
 def test_without_nodes_isolates_them():
-    graph = graphs.build_graph(IDS, VECTORS, 0.5).without_nodes(np.array([1]))
+    graph = nsl_tools.build_graph(IDS, VECTORS, 0.5).without_nodes(np.array([1]))
     assert set(_edges(graph)) == {("a", "c"), ("c", "a"), ("c", "d"), ("d", "c")}
     assert graph.degrees()[1] == 0
 
 
 def test_keep_heaviest_makes_a_nearest_neighbour_graph():
-    graph = graphs.build_graph(IDS, VECTORS, 0.5)  # a-b 0.985, b-c 0.940, a-c 0.866, c-d 0.5
+    graph = nsl_tools.build_graph(IDS, VECTORS, 0.5)  # a-b 0.985, b-c 0.940, a-c 0.866, c-d 0.5
     one = graph.keep_heaviest(1)
     # a keeps b, b keeps a, c keeps b, d keeps c (its only edge); a-c is nobody's heaviest.
     assert set(_edges(one)) == {("a", "b"), ("b", "a"), ("b", "c"), ("c", "b"), ("c", "d"), ("d", "c")}
     assert _edges(graph.keep_heaviest(3)) == _edges(graph)
     embedded = np.random.default_rng(3).normal(size=(50, 4)).astype(np.float32)
-    dense = graphs.build_graph(graphs.node_ids(50), embedded, 0.0)
+    dense = nsl_tools.build_graph(graphs.node_ids(50), embedded, 0.0)
     sparse = dense.keep_heaviest(3)
     assert sparse.degrees().min() >= 3 and sparse.num_edges < dense.num_edges
     nodes = np.arange(50)
@@ -314,101 +310,6 @@ def test_autoencoder_learns_without_labels():
 # ----------------------------------------------------------------------------
 
 
-def test_labelled_split_is_balanced_and_disjoint():
-    labels = np.repeat(np.arange(10), 30)
-    split = semi.labelled_split(labels, 10, 0.2, seed=1)
-    assert np.bincount(labels[split.train], minlength=10).tolist() == [8] * 10
-    assert np.bincount(labels[split.validation], minlength=10).tolist() == [2] * 10
-    everything = np.concatenate([split.train, split.validation, split.unlabelled])
-    assert sorted(everything.tolist()) == list(range(300)) and split.labelled == 100
-    with pytest.raises(ValueError, match="leaves no labelled training image"):
-        semi.labelled_split(labels, 1, 0.2)
-
-
-def test_graph_reg_config_checks_its_arguments():
-    config = semi.graph_reg_config(3, 0.5, "kl_divergence")
-    assert config.neighbor_config.max_neighbors == 3 and config.multiplier == 0.5
-    assert config.distance_config.sum_over_axis == -1
-    with pytest.raises(ValueError, match="distance_type must be one of"):
-        semi.graph_reg_config(3, 1.0, "euclid")
-    with pytest.raises(ValueError, match="multiplier must be >= 0"):
-        semi.graph_reg_config(3, -1.0)
-
-
-def _tiny_model():
-    inputs = tf.keras.Input(shape=(3, 3, 1), name="image")
-    outputs = tf.keras.layers.Dense(10, activation="softmax")(tf.keras.layers.Flatten()(inputs))
-    return tf.keras.Model(inputs, outputs, name="tiny")
-
-
-def test_graph_regularized_training_uses_the_neighbour_loss():
-    graph = graphs.build_graph(IDS, VECTORS, 0.5)
-    images = np.random.default_rng(0).random((5, 3, 3, 1), dtype=np.float32)
-    packed = graphs.pack_neighbors(graph, np.array([0, 1, 2, 3]), images, 2)
-    labels = np.array([0, 0, 1, 1])
-    config = semi.graph_reg_config(2, 1.0)
-    model, history, _ = semi.train_graph_regularized(
-        packed, labels, config, 4, rounds=2, batch_size=2, build=_tiny_model, validation=(images[:2], labels[:2])
-    )
-    assert model.name == "tiny" and set(history) >= {"loss", "scaled_graph_loss", "val_accuracy"}
-    assert len(history["loss"]) == 2 and max(history["scaled_graph_loss"]) > 0
-    with pytest.raises(ValueError, match="packed lacks"):
-        semi.train_graph_regularized(packed, labels, semi.graph_reg_config(3, 1.0), 2, build=_tiny_model)
-    with pytest.raises(ValueError, match="one row per centre"):
-        semi.train_graph_regularized({**packed, "NL_nbr_0_weight": packed["NL_nbr_0_weight"][:3]}, labels, config, 2,
-                                     build=_tiny_model)
-    with pytest.raises(ValueError, match="multiple of rounds"):
-        semi.train_graph_regularized(packed, labels, config, 5, rounds=2, build=_tiny_model)
-
-
-def test_unlabelled_centres_have_neighbours_and_no_label():
-    labels = np.repeat(np.arange(10), 6)
-    split = semi.labelled_split(labels, 3, 0.34, seed=0)
-    embedded = np.random.default_rng(0).normal(size=(60, 6)).astype(np.float32)
-    graph = graphs.build_graph(graphs.node_ids(60), embedded, 0.6).without_nodes(split.validation)
-    centres = semi.unlabelled_centres(graph, split)
-    assert len(centres) and not np.isin(centres, np.concatenate([split.train, split.validation])).any()
-    assert (graph.degrees()[centres] > 0).all()
-    lonely = np.setdiff1d(split.unlabelled, centres)
-    assert (graph.degrees()[lonely] == 0).all()
-    with pytest.raises(graphs.GraphError, match="split the labels of the graph's own nodes"):
-        semi.unlabelled_centres(graphs.build_graph(graphs.node_ids(5), embedded[:5], 0.0), split)
-
-
-def test_graph_regularized_training_with_unlabelled_centres():
-    embedded = np.random.default_rng(2).normal(size=(12, 4)).astype(np.float32)
-    graph = graphs.build_graph(graphs.node_ids(12), embedded, 0.0)
-    images = np.random.default_rng(0).random((12, 3, 3, 1), dtype=np.float32)
-    packed = graphs.pack_neighbors(graph, np.arange(4), images, 2)
-    others = graphs.pack_neighbors(graph, np.arange(4, 12), images, 2)
-    labels = np.array([0, 1, 0, 1])
-    config = semi.graph_reg_config(2, 1.0)
-    _, history, _ = semi.train_graph_regularized(packed, labels, config, 4, unlabelled=others, batch_size=4,
-                                                 build=_tiny_model)
-    assert max(history["scaled_graph_loss"]) > 0
-    with pytest.raises(ValueError, match="sample_weight or unlabelled"):
-        semi.train_graph_regularized(packed, labels, config, 2, unlabelled=others, sample_weight=np.ones(4),
-                                     build=_tiny_model)
-    with pytest.raises(ValueError, match="same features"):
-        semi.train_graph_regularized(packed, labels, config, 2, build=_tiny_model,
-                                     unlabelled=graphs.pack_neighbors(graph, np.arange(4, 12), images, 1))
-    with pytest.raises(ValueError, match="at least 2"):
-        semi.train_graph_regularized(packed, labels, config, 2, unlabelled=others, batch_size=1, build=_tiny_model)
-
-
-def test_base_and_graph_models_start_from_the_same_weights():
-    images = np.random.default_rng(0).random((8, 3, 3, 1), dtype=np.float32)
-    labels = np.arange(8) % 2
-    base, _, _ = semi.train_base(images, labels, 1, build=_tiny_model, seed=4)
-    graph = graphs.build_graph(graphs.node_ids(8), images.reshape(8, -1) + 0.01, 0.0)
-    # multiplier 0: the neighbour loss is off, so the two trainings must be the same computation.
-    packed = graphs.pack_neighbors(graph, np.arange(8), images, 1)
-    regularized, _, _ = semi.train_graph_regularized(packed, labels, semi.graph_reg_config(1, 0.0), 1,
-                                                     build=_tiny_model, seed=4)
-    for a, b in zip(base.get_weights(), regularized.get_weights()):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
-
-
 def test_centre_removes_the_common_direction():
     codes = np.array([[10.0, 1.0], [10.0, -1.0], [10.0, 0.5]])
     centred = embeddings.centre(codes)
@@ -446,7 +347,7 @@ def test_every_profile_has_usable_graph_settings():
 
 def _random_graph(nodes=60, seed=5):
     embedded = np.random.default_rng(seed).normal(size=(nodes, 6)).astype(np.float32)
-    return graphs.build_graph(graphs.node_ids(nodes), embedded, 0.0).keep_heaviest(3)
+    return nsl_tools.build_graph(graphs.node_ids(nodes), embedded, 0.0).keep_heaviest(3)
 
 
 def test_rewired_graph_keeps_every_degree_and_weight_but_not_the_edges():
@@ -464,52 +365,3 @@ def test_rewired_graph_keeps_every_degree_and_weight_but_not_the_edges():
     assert (cut.rewired(seed=2).degrees()[[0, 1]] == 0).all()  # isolated nodes stay isolated
 
 
-def test_l2_neighbour_loss_is_the_mean_over_classes_as_nsl_computes_it():
-    import neural_structured_learning as nsl
-
-    rng = np.random.default_rng(0)
-    centres, neighbours, classes = 4, 3, 10
-    p = rng.dirichlet(np.ones(classes), centres).astype(np.float32)  # centre probabilities
-    q = rng.dirichlet(np.ones(classes), (centres, neighbours)).astype(np.float32)  # neighbours'
-    w = rng.random((centres, neighbours)).astype(np.float32)
-    w[0, 2] = w[3, 1] = 0.0  # blank neighbours (weight 0) do not count
-    layer = nsl.keras.layers.PairwiseDistance(semi.graph_reg_config(neighbours, 1.0).distance_config)
-    nsl_loss = float(layer(p, tf.constant(q.reshape(-1, classes)), tf.constant(w.reshape(-1, 1))))
-    squared = ((p[:, None, :] - q) ** 2).sum(axis=-1)  # summed over classes
-    mean_over_classes = (w * squared).sum() / classes / (w > 0).sum()
-    np.testing.assert_allclose(nsl_loss, mean_over_classes, rtol=1e-5)
-    summed = semi.graph_reg_config(neighbours, 1.0, sum_over_classes=True).distance_config
-    summed_loss = float(nsl.keras.layers.PairwiseDistance(summed)(
-        p, tf.constant(q.reshape(-1, classes)), tf.constant(w.reshape(-1, 1))))
-    np.testing.assert_allclose(summed_loss, classes * mean_over_classes, rtol=1e-5)
-    kl = semi.graph_reg_config(neighbours, 1.0, "kl_divergence").distance_config
-    kl_loss = float(nsl.keras.layers.PairwiseDistance(kl)(
-        p, tf.constant(q.reshape(-1, classes)), tf.constant(w.reshape(-1, 1))))
-    divergence = (p[:, None, :] * np.log(p[:, None, :] / q)).sum(axis=-1)  # KL(centre || neighbour), summed
-    np.testing.assert_allclose(kl_loss, (w * divergence).sum() / (w > 0).sum(), rtol=1e-4)
-
-
-def test_training_accuracy_counts_only_labelled_centres():
-    images = np.random.default_rng(0).random((12, 3, 3, 1), dtype=np.float32)
-    graph = graphs.build_graph(graphs.node_ids(12), images.reshape(12, -1) - 0.5, 0.0)
-    packed = graphs.pack_neighbors(graph, np.arange(4), images, 1)
-    others = graphs.pack_neighbors(graph, np.arange(4, 12), images, 1)
-    labels = np.array([3, 3, 3, 3])  # a dummy label 0 on the unlabelled centres would cap accuracy at 0.5
-    _, history, _ = semi.train_graph_regularized(packed, labels, semi.graph_reg_config(1, 1.0), 300, rounds=3,
-                                                 unlabelled=others, batch_size=8, build=_tiny_model)
-    assert history["accuracy"][-1] == 1.0
-
-
-def test_train_arms_trains_every_arm_from_one_label_draw():
-    labels = np.repeat(np.arange(10), 6)
-    images = np.random.default_rng(0).random((60, 3, 3, 1), dtype=np.float32)
-    graph = graphs.build_graph(graphs.node_ids(60), images.reshape(60, -1) - 0.5, 0.0).keep_heaviest(3)
-    config = semi.graph_reg_config(2, 1.0)
-    split, runs = semi.train_arms(images, labels, graph, 3, 0, config, 2, validation_fraction=0.34,
-                                  batch_size=4, build=_tiny_model)
-    assert set(runs) == set(semi.ARMS) and config.multiplier == 1.0
-    assert max(runs["multiplier 0, same batches"][1]["scaled_graph_loss"]) == 0
-    assert max(runs["shuffled graph"][1]["scaled_graph_loss"]) > 0
-    assert np.array_equal(split.train, semi.labelled_split(labels, 3, 0.34, 0).train)
-    with pytest.raises(ValueError, match="arms must name"):
-        semi.train_arms(images, labels, graph, 3, 0, config, 2, arms=["nope"])
