@@ -10,8 +10,14 @@ and makes Neural Structured Learning importable on current TensorFlow (see
 * :mod:`helpers.data` - Fashion-MNIST loading and checking
 * :mod:`helpers.models` - the models of the series, built and trained
 * :mod:`helpers.artifacts` - trained models saved atomically and reloaded, checked
-* :mod:`helpers.attacks` - batched FGSM, BIM and PGD
-* :mod:`helpers.evaluation` - accuracy under attack, robustness curves, sanity checks
+* :mod:`helpers.lessons` - generated: the mechanisms the notebooks define in cells tagged ``export``
+* :mod:`helpers.pretrained` - ready-trained models on request (``ADVLEARN_PRETRAINED=1``, ``make models``)
+* :mod:`helpers.attacks` - batched, compiled FGSM, BIM and PGD (running notebook 03's lesson)
+* :mod:`helpers.ensemble` - the strongest attacks we run (APGD-CE/DLR, Square, PGD restarts) and their worst case
+* :mod:`helpers.evaluation` - accuracy under attack, transfer, robustness curves
+* :mod:`helpers.sanity` - the sanity checks a robustness evaluation must pass
+* :mod:`helpers.tables` - results as tables (pandas)
+* :mod:`helpers.explorer` - the interactive attack explorer (ipywidgets) and its static stand-in
 * :mod:`helpers.defenses` - adversarial regularization with NSL (notebook 04)
 * :mod:`helpers.embeddings`, :mod:`helpers.nsl_tools`, :mod:`helpers.graphs`, :mod:`helpers.semisupervised`,
   :mod:`helpers.graph_predictions` - notebook 05: label-free embeddings, NSL's graph tools on files, the
@@ -19,6 +25,7 @@ and makes Neural Structured Learning importable on current TensorFlow (see
   predictions
 * :mod:`helpers.stats` - intervals and paired tests that every conclusion rests on
 * :mod:`helpers.plots` - figures with one colour per model across the series
+* :mod:`helpers.transfer` - notebook 02's label-budget experiment
 * :mod:`helpers.prefetch` - ``make prefetch``: dataset and VGG-19 weights before going offline
 * :mod:`helpers.readiness` - ``make check``: is this machine ready for the workshop? (offline)
 """
