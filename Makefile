@@ -102,16 +102,20 @@ COLAB_PINS    ?= compat/colab-2026-08.txt
 COMPAT_VENV   ?= .venv-colab
 COMPAT_PY     := $(abspath $(COMPAT_VENV))/bin/python
 COMPAT_SRC    := $(COMPAT_VENV)/src
+# What it runs: what `make test` runs (COMPAT_TESTS=notebooks/03_*.ipynb runs some), less the one test that checks that
+# requirements.txt's pins are installed: on Colab's stack they are not, by design (`make check` says WARN there).
+COMPAT_TESTS  ?= tests $(NOTEBOOKS) $(SOLUTIONS)
+COMPAT_SKIP   := tests/test_readiness.py::test_the_real_pins_are_installed_here
 COMPAT_PYTHON ?= $(firstword $(foreach p,python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13),\
                    $(if $(shell $(p) -c '' 2>/dev/null && echo ok),$(p))) $(PYTHON))
 
 # A fresh environment whenever the pins change, so that it holds exactly the pinned set.
 $(COMPAT_VENV)/.installed: $(COLAB_PINS)
-	@echo "Installing Colab's stack ($(COLAB_PINS)) into $(COMPAT_VENV) with $(COMPAT_PYTHON): about 2.5 GB, downloaded once."
+	@echo "Installing Colab's stack ($(COLAB_PINS)) into $(COMPAT_VENV) with $(COMPAT_PYTHON): about 2.9 GB, downloaded once."
 	rm -rf $(COMPAT_VENV)
 	$(COMPAT_PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_PY) -m pip install --quiet -r $(COLAB_PINS)
-	$(COMPAT_PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (advlearn, Colab's stack)" >/dev/null
+	PYDEVD_DISABLE_FILE_VALIDATION=1 $(COMPAT_PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (advlearn, Colab's stack)" >/dev/null
 	touch $@
 
 compat: $(COMPAT_VENV)/.installed
@@ -122,8 +126,9 @@ compat: $(COMPAT_VENV)/.installed
 	rm -rf $(COMPAT_SRC) && mkdir -p $(COMPAT_SRC)
 	git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -cf - | tar -xf - -C $(COMPAT_SRC)
 	cd $(COMPAT_SRC) && $(COMPAT_PY) -m pip install --quiet --no-deps --no-build-isolation -e .
-	cd $(COMPAT_SRC) && ADVLEARN_PROFILE=smoke $(COMPAT_PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider \
-	  tests $(NOTEBOOKS) $(SOLUTIONS); status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; status=0; fi; exit $$status
+	cd $(COMPAT_SRC) && ADVLEARN_PROFILE=smoke PYDEVD_DISABLE_FILE_VALIDATION=1 $(COMPAT_PY) -m pytest -q --nbval-lax \
+	  --nbval-current-env -p no:cacheprovider --deselect $(COMPAT_SKIP) $(COMPAT_TESTS); \
+	  status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; status=0; fi; exit $$status
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache student slides

@@ -1,6 +1,7 @@
-"""The Makefile refuses an unsupported Python before it creates .venv or downloads anything."""
+"""The Makefile refuses an unsupported Python before it creates .venv or downloads anything; `make compat`'s pins."""
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -45,3 +46,34 @@ def test_missing_python_is_named(tmp_path):
 def test_supported_python_passes(tmp_path, version):
     result = run_make("python-version", f"PYTHON={fake_python(tmp_path, version)}", f"VENV={tmp_path / 'venv'}")
     assert result.returncode == 0, result.stdout
+
+
+# The versions of Colab's stack README names: the package as the pin file spells it, and as README writes it.
+COLAB_HEADLINE = {"tensorflow": "TensorFlow", "tf-keras": "tf-keras", "numpy": "numpy", "pandas": "pandas",
+                  "matplotlib": "matplotlib", "ipywidgets": "ipywidgets", "ipykernel": "ipykernel"}
+
+
+def compat_pins() -> tuple[Path, dict]:
+    """The pin file `make compat` installs, as `make help` names it, and its pins by normalised package name."""
+    match = re.search(r"make compat .*\((compat/[^)\s]+\.txt)\)", run_make("help").stdout)
+    assert match, "`make help` does not name the pin file that `make compat` installs"
+    path = ROOT / match.group(1)
+    pins = {}
+    for line in path.read_text().splitlines():
+        requirement = line.split("#")[0].strip()
+        if requirement:
+            name, _, version = requirement.partition("==")
+            assert re.fullmatch(r"[A-Za-z0-9_.-]+", name) and version, f"{path.name}: {line!r} is not name==version"
+            key = re.sub(r"[-_.]+", "-", name).lower()
+            assert key not in pins, f"{path.name}: {name} is pinned twice"
+            pins[key] = version
+    return path, pins
+
+
+def test_compat_pins_every_package_and_the_readme_names_them():
+    path, pins = compat_pins()
+    assert {"nbval", "pytest", "neural-structured-learning", "ipykernel"} <= pins.keys()
+    readme = (ROOT / "README.md").read_text()
+    assert str(path.relative_to(ROOT)) in readme, f"README does not name {path.name}, the stack `make compat` checks"
+    for key, label in COLAB_HEADLINE.items():
+        assert f"{label} {pins[key]}" in readme, f"README does not say that `make compat` checks {label} {pins[key]}"
