@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 SOLUTIONS := $(sort $(wildcard solutions/[0-9]*.ipynb))
 
-.PHONY: setup python-version kernel check student slides prepare lab test unit lint execute prefetch benchmark compat clean help
+.PHONY: setup python-version kernel check student slides prepare lab test unit lint execute prefetch benchmark compat models clean help
 
 help:
 	@echo "make setup      create .venv and install the pinned packages (the other targets do it when needed)"
@@ -26,10 +26,11 @@ help:
 	@echo "make prepare    give every notebook its slides, presenter notes, kernel, Colab cell (after editing one)"
 	@echo "make execute    re-run every notebook in place (ADVLEARN_PROFILE, default workshop) to refresh outputs;"
 	@echo "                fails when a claim of a notebook no longer holds. ONLY=notebooks/03_*.ipynb runs some"
+	@echo "make models     copy the ready-trained models (pretrained/) into artifacts/workshop/; or ADVLEARN_PRETRAINED=1 make lab"
 	@echo "make prefetch   download and check the dataset and VGG-19 weights before going offline"
 	@echo "make benchmark  attack throughput benchmark"
 	@echo "make compat     make test on Colab's stack ($(COLAB_PINS)) in a second environment, $(COMPAT_VENV)"
-	@echo "make clean      remove .venv, trained models (artifacts/), caches, student/ and slides/"
+	@echo "make clean      remove .venv, .venv-colab, trained models (artifacts/), caches, student/ and slides/"
 
 setup: $(STAMP)
 
@@ -78,6 +79,10 @@ lint: $(STAMP)
 
 check: $(STAMP)
 	$(PY) -m helpers.readiness
+
+# Notebooks 01, 03 and 04 trained these in the workshop profile (scripts/make_pretrained.py); 03-05 then find 01's CNN.
+models: $(STAMP)
+	$(PY) -m helpers.pretrained
 
 student: $(STAMP)
 	$(PY) scripts/make_student.py --output student
@@ -131,4 +136,4 @@ compat: $(COMPAT_VENV)/.installed
 	  status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; status=0; fi; exit $$status
 
 clean:
-	rm -rf $(VENV) artifacts .pytest_cache student slides
+	rm -rf $(VENV) $(COMPAT_VENV) artifacts .pytest_cache student slides
