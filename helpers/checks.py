@@ -50,7 +50,6 @@ __all__ = [
     "check_images",
     "check_model_inputs",
     "check_labels",
-    "check_attack_output",
 ]
 
 NORMS = ("linf", "l2")
@@ -435,16 +434,3 @@ def check_labels(labels, count: int, classes: int, name: str = "labels") -> np.n
             f"found values from {array.min():g} to {array.max():g}."
         )
     return array.astype(np.int32)
-
-
-def check_attack_output(adversarial, batch: np.ndarray, attack_name: str) -> np.ndarray:
-    """What an attack function returned for ``batch``: float32 images of the same shape, in [0, 1]."""
-    array = _as_array(adversarial, f"the output of {attack_name}")
-    if array.shape != batch.shape:
-        raise ValueError(
-            f"attack {attack_name} returned shape {array.shape} for a batch of shape {batch.shape}: an attack must "
-            "return one adversarial image per input image, of the same shape."
-        )
-    if array.dtype.kind not in "iuf" or not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
-        raise ValueError(f"attack {attack_name} returned values outside [0, 1] (or not finite): it must clip its images.")
-    return array.astype(np.float32, copy=False)

@@ -499,9 +499,9 @@ def masking_checks(table, *, large_epsilon_accuracy: float, accuracy_by_steps: d
       images the gradient attacks left, see :func:`still_correct`) breaks at most
       ``tolerance`` of those images: the gradients found what there was to find.
 
-    Returns a list of :class:`helpers.evaluation.CheckResult`.
+    Returns a list of :class:`helpers.sanity.CheckResult`.
     """
-    from helpers.evaluation import NEAR_ZERO, CheckResult
+    from helpers.sanity import NEAR_ZERO, CheckResult
 
     if gradient_free not in table.columns[1:]:
         raise ValueError(f"gradient_free must name an attack column of table ({', '.join(table.columns[1:])}), "

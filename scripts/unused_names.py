@@ -87,7 +87,8 @@ def users() -> dict[tuple[str, str], list[str]]:
     found = defaultdict(list)
     sources = [(path, _notebook_source(path)) for folder in ("notebooks", "solutions")
                for path in sorted((ROOT / folder).glob("*.ipynb"))]
-    sources += [(path, path.read_text()) for folder in ("scripts", "benchmarks") for path in sorted((ROOT / folder).rglob("*.py"))]
+    sources += [(path, path.read_text()) for folder in ("scripts", "benchmarks")
+                for path in sorted((ROOT / folder).rglob("*.py"))]
     sources += [(path, path.read_text()) for path in sorted(HELPERS.glob("*.py"))]
     for path, source in sources:
         own = path.stem if path.parent == HELPERS else None
