@@ -23,7 +23,6 @@ from helpers import checks as _checks
 from helpers.tables import group_series
 
 __all__ = [
-    "ITERATIVE_ATTACKS",
     "LARGE_EPSILON",
     "NEAR_ZERO",
     "CheckResult",
@@ -32,7 +31,7 @@ __all__ = [
     "report_checks",
 ]
 
-ITERATIVE_ATTACKS = ("pgd", "bim")
+_ITERATIVE_ATTACKS = ("pgd", "bim")
 # The smallest epsilon at which an undefended model must be near 0 accuracy.
 LARGE_EPSILON = {"linf": 0.3, "l2": 4.0}
 NEAR_ZERO = 0.1
@@ -104,7 +103,7 @@ def _check_iterative(groups, tolerance, kinds) -> list[CheckResult]:
             rows for (other_model, other, other_setting, other_norm), rows in groups.items()
             if (other_model, other_setting, other_norm) == (model, setting, norm) and kinds[other] == "fgsm"
         ]
-        if kinds[attack] not in ITERATIVE_ATTACKS or not baselines:
+        if kinds[attack] not in _ITERATIVE_ATTACKS or not baselines:
             continue
         fgsm_at: dict[float, float] = {}  # the strongest FGSM at each epsilon
         for row in (row for rows in baselines for row in rows):

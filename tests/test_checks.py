@@ -207,13 +207,13 @@ def test_check_number():
 
 
 def test_check_whole_numbers_steps_and_seeds():
-    assert checks.check_steps(np.int64(7)) == 7 and checks.check_seed(checks.MAX_SEED) == checks.MAX_SEED
+    assert checks.check_steps(np.int64(7)) == 7 and checks.check_seed(checks._MAX_SEED) == checks._MAX_SEED
     with pytest.raises(ValueError, match="steps must be <= 100,000"):
-        checks.check_steps(checks.MAX_STEPS + 1)
+        checks.check_steps(checks._MAX_STEPS + 1)
     with pytest.raises(TypeError, match="batch_size must be a whole number"):
         checks.check_batch_size(32.0)
     with pytest.raises(ValueError, match="seed must be None or an integer from 0 to 4,294,967,295"):
-        checks.check_seed(checks.MAX_SEED + 1)
+        checks.check_seed(checks._MAX_SEED + 1)
 
 
 def test_check_labels_forms():
