@@ -5,9 +5,9 @@ embedding were learned from Fashion-MNIST's labels (notebook 01's CNN, say), the
 graph would smuggle those labels into a "few labels" experiment. So nothing here
 takes a label, by construction: every function receives images only.
 
-* :class:`_PCAEmbedding` / :func:`fit_pca` - pixel principal components, the
+* :func:`fit_pca` - pixel principal components, the
   baseline: the directions along which the images vary most.
-* :func:`_build_autoencoder` / :func:`train_autoencoder` - a small dense
+* :func:`train_autoencoder` - a small dense
   autoencoder that learns to squeeze an image through ``code_size`` numbers
   and rebuild it; its encoder is the embedding.
 * :func:`embed` - the embedding of many images with either of them.
@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from helpers import checks
 
-__all__ = [ "fit_pca", "train_autoencoder", "embed", "centre"]
+__all__ = ["fit_pca", "train_autoencoder", "embed", "centre"]
 
 
 def _flat_images(images, name: str = "images") -> np.ndarray:

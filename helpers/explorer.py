@@ -17,8 +17,7 @@ import numpy as np
 from helpers import attacks, checks
 from helpers.data import CLASS_NAMES
 
-__all__ = [ "explorer_figure",
-           "attack_explorer"]
+__all__ = ["explorer_figure", "attack_explorer"]
 
 _ATTACK_CHOICES = ("FGSM", "PGD-10")  # PGD: 10 steps of 2.5 * eps / 10 from a random start (seed 0)
 _NORM_CHOICES = {"L-inf": ("linf", 0.3), "L2": ("l2", 3.0)}  # label: (norm, the slider's largest epsilon)

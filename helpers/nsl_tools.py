@@ -10,7 +10,6 @@ or NumPy arrays; the folder is deleted afterwards whatever happens.
 * :func:`graph_builder_config`, :func:`build_graph` - NSL's graph builder: an
   edge joins two images whose embeddings have a cosine similarity of at least
   ``threshold``.
-* :func:`_read_graph` - a graph TSV, read with ``nsl.tools.read_tsv_graph``.
 * :func:`pack_with_nsl` - centres packed with their neighbours by
   ``nsl.tools.pack_nbrs``. The training packs with
   :func:`helpers.graphs.pack_neighbors` (NumPy, no files); this runs NSL's own
