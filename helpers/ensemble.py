@@ -14,7 +14,8 @@ out in the notebook):
 * :func:`still_correct`, :func:`worst_case`, :func:`summary` - which images each
   attack leaves standing, the per-image worst case, and accuracies with 95% intervals.
 * :func:`masking_checks` - the signs of gradient masking, as checks that can fail.
-* :func:`wilson_interval` (from :mod:`helpers.stats`) - the 95% interval of an accuracy.
+* :func:`wilson_interval`, :func:`paired_difference` (from :mod:`helpers.stats`) - 95% intervals for an
+  accuracy and for the difference of two accuracies on the same images.
 
 Every public function checks its arguments once, on entry.
 """
@@ -25,10 +26,11 @@ import numpy as np
 
 from helpers import checks
 from helpers.profiles import check_profile
-from helpers.stats import wilson_interval
+from helpers.stats import paired_difference, wilson_interval
 from helpers.strong_attacks import apgd, square
 
-__all__ = ["attacks_for", "still_correct", "worst_case", "summary", "masking_checks", "wilson_interval"]
+__all__ = ["attacks_for", "still_correct", "worst_case", "summary", "masking_checks", "wilson_interval",
+           "paired_difference"]
 
 
 # ----------------------------------------------------------------------------

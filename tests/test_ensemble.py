@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import attacks, ensemble, models, stats, strong_attacks
+from helpers import attacks, ensemble, models, strong_attacks
 from helpers.data import load_sample, to_model_input
 
 EPSILON = 0.1
@@ -205,11 +205,11 @@ def test_paired_difference_is_paired():
     first = rng.uniform(size=1000) < 0.6
     second = first.copy()
     second[np.flatnonzero(first)[:30]] = False  # second loses 30 of first's images, nothing else differs
-    difference, low, high = stats.paired_difference(first, second)
+    difference, low, high = ensemble.paired_difference(first, second)
     assert difference == pytest.approx(0.03)
     assert 0 < low < difference < high < 0.05  # unpaired errors would give an interval about 0.09 wide
     with pytest.raises(ValueError, match="same images"):
-        stats.paired_difference(first, second[:10])
+        ensemble.paired_difference(first, second[:10])
 
 
 def _table(columns):
