@@ -13,7 +13,9 @@ and makes Neural Structured Learning importable on current TensorFlow (see
 * :mod:`helpers.lessons` - generated: the mechanisms the notebooks define in cells tagged ``export``
 * :mod:`helpers.pretrained` - ready-trained models on request (``ADVLEARN_PRETRAINED=1``, ``make models``)
 * :mod:`helpers.attacks` - batched, compiled FGSM, BIM and PGD (running notebook 03's lesson)
-* :mod:`helpers.ensemble` - the strongest attacks we run (APGD-CE/DLR, Square, PGD restarts) and their worst case
+* :mod:`helpers.model_outputs` - does a model output probabilities or logits, and the logits behind its softmax
+* :mod:`helpers.strong_attacks` - the series' own Auto-PGD (CE/DLR) and Square attack
+* :mod:`helpers.ensemble` - the ensemble of the strongest attacks we run, its worst case and masking checks
 * :mod:`helpers.evaluation` - accuracy under attack, transfer, robustness curves
 * :mod:`helpers.sanity` - the sanity checks a robustness evaluation must pass
 * :mod:`helpers.tables` - results as tables (pandas)

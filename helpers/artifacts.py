@@ -38,8 +38,6 @@ from helpers import evaluation as _evaluation
 from helpers import models as _models
 
 __all__ = [
-    "ARTIFACTS_DIR",
-    "FORMAT_VERSION",
     "ArtifactError",
     "relative_path",
     "artifact_dir",
@@ -50,9 +48,9 @@ __all__ = [
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS_DIR = REPO_ROOT / "artifacts"
+_ARTIFACTS_DIR = REPO_ROOT / "artifacts"
 # Raised when what save_model writes changes; older artifacts are then reported and retrained.
-FORMAT_VERSION = 1
+_FORMAT_VERSION = 1
 _RESERVED = ("name", "profile", "format_version", "input_shape", "classes", "sha256", "saved_at")
 
 
@@ -72,7 +70,7 @@ def relative_path(path) -> str:
 def artifact_dir(profile, root: Path | None = None) -> Path:
     """``artifacts/<profile name>/`` at the repository root (or under ``root``)."""
     profile = check_profile(profile)
-    return Path(root if root is not None else ARTIFACTS_DIR) / profile.name
+    return Path(root if root is not None else _ARTIFACTS_DIR) / profile.name
 
 
 # ----------------------------------------------------------------------------
@@ -167,7 +165,7 @@ def save_model(model: tf.keras.Model, name: str, profile, metadata: Mapping | No
     try:
         input_shape, classes = _shape_of(model)
         info = {
-            "name": name, "profile": profile.name, "format_version": FORMAT_VERSION, "input_shape": input_shape,
+            "name": name, "profile": profile.name, "format_version": _FORMAT_VERSION, "input_shape": input_shape,
             "classes": classes, "sha256": _sha256(model_file), "saved_at": time.strftime("%Y-%m-%d %H:%M:%S"),
             **metadata,
         }
@@ -220,9 +218,9 @@ def _mismatches(metadata: dict, name: str, profile, input_shape, classes) -> lis
     """Why the metadata does not fit what is asked for, in words (empty when it fits)."""
     problems = []
     version = metadata.get("format_version")
-    if version != FORMAT_VERSION:
+    if version != _FORMAT_VERSION:
         found = f"format {version}" if version is not None else "no format version (an older version of helpers)"
-        problems.append(f"it was saved in {found}, and this code reads format {FORMAT_VERSION}")
+        problems.append(f"it was saved in {found}, and this code reads format {_FORMAT_VERSION}")
     if metadata.get("profile") != profile.name:
         problems.append(f"it was saved for the {metadata.get('profile')!r} profile, and this run is {profile.name!r}")
     if metadata.get("name") != name:

@@ -28,29 +28,9 @@ of its own: a step along the gradient divided by its L2 length, a projection tha
 rescales, and a random start uniform in the L2 ball.
 
 **Probabilities or logits.** The loss an attack climbs is the cross-entropy of
-the model's output, so it must know what the output is (:func:`output_kind`):
-
-1. ``from_logits=True`` or ``False``, when given, decides.
-2. Otherwise, for a functional or ``Sequential`` model, the layer that produces
-   its output decides: a softmax activation (``Dense(..., activation="softmax")``,
-   ``Activation("softmax")``, ``Softmax()``, also inside a nested model) means
-   probabilities; a linear one means logits.
-3. Otherwise (any other output layer, or a subclassed model, whose ``layers``
-   are listed in the order they were created and say nothing about what ``call``
-   returns) the outputs on the images decide: rows that are non-negative and sum
-   to 1 are probabilities.
-
-The answer is worked out on a model's first attack and cached with its compiled
-functions.
-
-For a model that outputs probabilities, the compiled function follows the graph
-back from the output to the softmax (through pass-through ops such as an
-inactive Dropout after it) and takes the cross-entropy of its input
-logits. That is exact and does not saturate: with a confident model, a softmax
-output rounds to exactly 1.0 in float32 and the usual clipped ``-log(p)`` has a
-zero gradient there, which would leave FGSM with nothing to follow. Only when no
-softmax can be found (a probability model built some other way) does the loss
-fall back to ``-log(max(p, 1e-30))``.
+the model's output, so it must know what the output is, and for a model that
+outputs probabilities it takes the cross-entropy of the logits behind the
+softmax: :mod:`helpers.model_outputs` works both out.
 
 Iterative attacks default to ``step_size = 2.5 * epsilon / steps`` (Madry et al.).
 To attack an NSL ``AdversarialRegularization`` model, attack its ``base_model``.
@@ -72,122 +52,27 @@ from tqdm.auto import tqdm
 
 from helpers import checks
 from helpers import lessons as _lessons
+from helpers.model_outputs import gives_probabilities, output_kind, softmax_input
 
 __all__ = [
-    "NORMS",
     "ATTACKS",
     "fgsm",
     "bim",
     "pgd",
     "attack_dataset",
     "attack_batches",
-    "get_attack",
     "input_gradient",
     "output_kind",
     "default_step_size",
-    "accepts",
     "attack_name",
     "check_data",
 ]
 
-NORMS = checks.NORMS
 _SMALLEST_PROBABILITY = 1e-30
-# How far from 1 a row of probabilities may sum (float32 rounding over many classes).
-_SUM_TOLERANCE = 1e-3
 
-# model -> {key: compiled function or cached fact}. Weak keys: a model that is
-# deleted takes its compiled functions with it.
+# model -> {key: compiled function}. Weak keys: a model that is deleted takes
+# its compiled functions with it.
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-# ----------------------------------------------------------------------------
-# What the model outputs.
-# ----------------------------------------------------------------------------
-
-
-def _output_layer(model):
-    """The layer that produces the model's output, or None when the model does not say.
-
-    A functional model knows it (its output tensor's history); a ``Sequential``
-    model's output comes from its last layer. A subclassed model's ``layers``
-    are in the order they were created, which says nothing about what ``call``
-    returns, so it gives None. Nested models are followed inside.
-    """
-    layer = None
-    outputs = getattr(model, "outputs", None) if getattr(model, "_is_graph_network", False) else None
-    if outputs and len(outputs) == 1 and hasattr(outputs[0], "_keras_history"):
-        layer = outputs[0]._keras_history.layer
-    elif isinstance(model, tf.keras.Sequential) and model.layers:
-        layer = model.layers[-1]
-    if isinstance(layer, tf.keras.Model):
-        return _output_layer(layer)
-    return layer
-
-
-def _activation_name(layer) -> str | None:
-    """'softmax', 'linear', another activation's name, or None when the layer has none."""
-    if layer is None:
-        return None
-    if isinstance(layer, tf.keras.layers.Softmax):
-        return "softmax"
-    activation = getattr(layer, "activation", None)
-    if activation is None:
-        return None
-    name = getattr(activation, "__name__", type(activation).__name__)
-    return "softmax" if name in ("softmax", "softmax_v2") else name
-
-
-def _looks_like_probabilities(outputs: np.ndarray) -> bool:
-    """Rows non-negative and summing to 1."""
-    return bool(np.all(outputs >= 0) and np.allclose(outputs.sum(axis=1), 1.0, atol=_SUM_TOLERANCE))
-
-
-def _output_kind(model, images: np.ndarray | None, from_logits: bool | None) -> tuple[str, str]:
-    """(kind, reason) for checked arguments; see :func:`output_kind`."""
-    if from_logits is not None:
-        return ("logits" if from_logits else "probabilities"), "from_logits argument"
-    layer = _output_layer(model)
-    activation = _activation_name(layer)
-    if activation == "softmax":
-        return "probabilities", f"output layer {layer.name!r} applies a softmax"
-    if activation == "linear":
-        return "logits", f"output layer {layer.name!r} has a linear activation"
-    if images is None:
-        raise ValueError(
-            "The model does not say whether it gives probabilities or logits (its output layer has no softmax or "
-            "linear activation, or it is a subclassed model); pass images to check its outputs, or say it with "
-            "from_logits=True/False."
-        )
-    outputs = np.asarray(model(images[:64], training=False), dtype=np.float32)
-    if _looks_like_probabilities(outputs):
-        return "probabilities", "outputs are non-negative and each row sums to 1"
-    return "logits", "outputs are not rows of probabilities (negative or not summing to 1)"
-
-
-def output_kind(model, images=None, *, from_logits: bool | None = None) -> tuple[str, str]:
-    """Whether ``model`` outputs ``"probabilities"`` or ``"logits"``, and how that is known.
-
-    Returns ``(kind, reason)``. ``from_logits`` overrides; otherwise the layer
-    producing the output of a functional or Sequential model decides (softmax:
-    probabilities, linear: logits); otherwise the outputs on ``images`` (needed
-    then) decide: rows that are non-negative and sum to 1 are probabilities. See
-    the module docstring.
-    """
-    checks.check_model(model)
-    from_logits = checks.check_flag(from_logits, "from_logits", allow_none=True)
-    if images is not None:
-        images, _ = checks.check_model_inputs(model, images)
-    return _output_kind(model, images, from_logits)
-
-
-def _probabilities(model, images: np.ndarray, from_logits: bool | None) -> bool:
-    """Whether the model outputs probabilities (``from_logits`` wins), cached per model."""
-    if from_logits is not None:
-        return not from_logits
-    facts = _CACHE.setdefault(model, {})
-    if "probabilities" not in facts:
-        facts["probabilities"] = _output_kind(model, images, None)[0] == "probabilities"
-    return facts["probabilities"]
 
 
 # ----------------------------------------------------------------------------
@@ -195,19 +80,10 @@ def _probabilities(model, images: np.ndarray, from_logits: bool | None) -> bool:
 # ----------------------------------------------------------------------------
 
 
-def _softmax_input(tensor: tf.Tensor) -> tf.Tensor | None:
-    """The logits a graph tensor was computed from by a softmax, through Identity ops."""
-    while tensor.op.type == "Identity" and len(tensor.op.inputs) == 1:
-        tensor = tensor.op.inputs[0]
-    if tensor.op.type == "Softmax":
-        return tensor.op.inputs[0]
-    return None
-
-
 def _loss(model, images, labels, probabilities: bool) -> tf.Tensor:
     """Summed cross-entropy of the model's outputs against ``labels`` (inside a tf.function)."""
     outputs = model(images, training=False)
-    logits = _softmax_input(outputs) if probabilities else outputs
+    logits = softmax_input(outputs) if probabilities else outputs
     if logits is not None:
         logits = tf.cast(logits, tf.float32)
         return tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
@@ -379,7 +255,7 @@ def check_data(models: Mapping[str, object], images, labels) -> tuple[np.ndarray
 
 def _run(model, images: np.ndarray, labels: np.ndarray, settings: _Settings, batch_index: int = 0) -> np.ndarray:
     """Run the compiled attack on one batch of checked images and labels."""
-    probabilities = _probabilities(model, images, settings.from_logits)
+    probabilities = gives_probabilities(model, images, settings.from_logits)
     iterative = settings.steps > 1 or settings.random_start
     attack = _compiled_attack(model, settings.norm, probabilities, images.shape[1:], iterative, settings.random_start)
     adversarial = attack(
@@ -448,60 +324,28 @@ def pgd(
 
 
 ATTACKS: dict[str, Callable] = {"fgsm": fgsm, "bim": bim, "pgd": pgd}
-_BUILT_IN = tuple(ATTACKS.values())
-
-
-def get_attack(attack) -> Callable:
-    """The attack function for a name in :data:`ATTACKS`, or ``attack`` itself when callable."""
-    if callable(attack):
-        return attack
-    if isinstance(attack, str) and attack.strip().lower() in ATTACKS:
-        return ATTACKS[attack.strip().lower()]
-    raise ValueError(f"Unknown attack {attack!r}: attack must be one of {', '.join(map(repr, ATTACKS))} or a function.")
-
-
-def accepts(function: Callable, option: str) -> bool:
-    """Whether the attack ``function`` takes the keyword option ``option`` (or any keyword)."""
-    try:
-        parameters = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):
-        return True
-    return any(p.name == option or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 def attack_name(attack) -> str:
-    """'fgsm', 'pgd', ... for a name or an attack of :data:`ATTACKS`; another function's own name."""
-    return attack.strip().lower() if isinstance(attack, str) else getattr(attack, "__name__", "attack")
+    """The name in :data:`ATTACKS` that ``attack`` spells (``" FGSM"`` is ``"fgsm"``); any other value is an error."""
+    name = attack.strip().lower() if isinstance(attack, str) else None
+    if name not in ATTACKS:
+        raise ValueError(f"Unknown attack {attack!r}: attack must be one of {', '.join(map(repr, ATTACKS))}.")
+    return name
 
 
-def _prepare(function: Callable, epsilon, options: dict) -> Callable:
-    """Check an attack's options once; return ``run(model, images, labels, batch_index)`` for checked batches.
-
-    A built-in attack's options are checked against its signature and run
-    without further checks. Any other function gets the options as given, with a
-    ``seed`` it takes raised by the batch index, and its output is checked.
-    """
-    name = attack_name(function)
-    if function in _BUILT_IN:
-        try:
-            bound = inspect.signature(function).bind(None, None, None, epsilon, **options)
-        except TypeError as error:
-            raise TypeError(f"{name} does not take these options ({error}). "
-                            f"Its signature: {inspect.signature(function)}") from error
-        bound.apply_defaults()
-        arguments = {key: value for key, value in bound.arguments.items() if key not in ("model", "images", "labels")}
-        settings = _check_settings(name, **arguments)
-        return lambda model, images, labels, index: _run(model, images, labels, settings, index)
-
-    epsilon = checks.check_number(epsilon, "epsilon")
-    options = dict(options)
-    seed = checks.check_seed(options.pop("seed", None)) if accepts(function, "seed") else None
-
-    def run(model, images, labels, index):
-        extra = {"seed": seed + index} if seed is not None else {}
-        return checks.check_attack_output(function(model, images, labels, epsilon, **options, **extra), images, name)
-
-    return run
+def _prepare(name: str, epsilon, options: dict) -> Callable:
+    """Check an attack's options once, against its signature; return ``run(model, images, labels, batch_index)``."""
+    function = ATTACKS[name]
+    try:
+        bound = inspect.signature(function).bind(None, None, None, epsilon, **options)
+    except TypeError as error:
+        raise TypeError(f"{name} does not take these options ({error}). "
+                        f"Its signature: {inspect.signature(function)}") from error
+    bound.apply_defaults()
+    arguments = {key: value for key, value in bound.arguments.items() if key not in ("model", "images", "labels")}
+    settings = _check_settings(name, **arguments)
+    return lambda model, images, labels, index: _run(model, images, labels, settings, index)
 
 
 def _batches(run: Callable, model, images: np.ndarray, labels: np.ndarray, batch_size: int, progress: bool,
@@ -516,12 +360,12 @@ def _batches(run: Callable, model, images: np.ndarray, labels: np.ndarray, batch
 
 def _checked_batches(attack, model, images, labels, epsilon, batch_size, progress, description, options):
     """(checked images, generator of batches): every argument checked before the first batch."""
-    function = get_attack(attack)
-    run = _prepare(function, epsilon, options)
+    name = attack_name(attack)
+    run = _prepare(name, epsilon, options)
     images, labels = check_data({"model": model}, images, labels)
     batch_size = checks.check_batch_size(batch_size)
     progress = checks.check_flag(progress, "progress")
-    description = checks.check_text(description, "description", allow_none=True) or attack_name(function)
+    description = checks.check_text(description, "description", allow_none=True) or name
     return images, _batches(run, model, images, labels, batch_size, progress, description)
 
 
@@ -530,9 +374,8 @@ def attack_batches(
 ) -> Iterator[tuple[int, int, np.ndarray]]:
     """Attack ``images`` batch by batch, yielding ``(start, stop, adversarial_batch)``.
 
-    ``attack`` is a name in :data:`ATTACKS` or a function ``attack(model, images,
-    labels, epsilon, **options)``, which gets each batch's labels as class
-    indices. A ``seed`` in ``options`` becomes ``seed + batch index``, so every
+    ``attack`` is a name in :data:`ATTACKS`; ``options`` are its keyword
+    options. A ``seed`` in ``options`` becomes ``seed + batch index``, so every
     batch gets its own random start and a rerun the same ones. Every argument is
     checked when this is called, before the first batch.
     """
@@ -555,7 +398,7 @@ def input_gradient(model, images, labels, *, from_logits=None) -> np.ndarray:
     """Gradient of the summed cross-entropy with respect to the images (what FGSM follows)."""
     from_logits = checks.check_flag(from_logits, "from_logits", allow_none=True)
     images, labels = check_data({"model": model}, images, labels)
-    probabilities = _probabilities(model, images, from_logits)
+    probabilities = gives_probabilities(model, images, from_logits)
     functions = _CACHE.setdefault(model, {})
     key = ("gradient", probabilities, images.shape[1:])
     if key not in functions:

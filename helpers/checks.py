@@ -31,9 +31,6 @@ from typing import Iterable, Sequence
 import numpy as np
 
 __all__ = [
-    "NORMS",
-    "MAX_STEPS",
-    "MAX_SEED",
     "FLOAT32_MAX",
     "check_number",
     "check_whole_number",
@@ -50,18 +47,17 @@ __all__ = [
     "check_images",
     "check_model_inputs",
     "check_labels",
-    "check_attack_output",
 ]
 
-NORMS = ("linf", "l2")
+_NORMS = ("linf", "l2")
 _NORM_ALIASES = {"linf": "linf", "l-inf": "linf", "inf": "linf", "l_inf": "linf", "l2": "l2", "l-2": "l2"}
 # The largest float32: TensorFlow computes in float32, where a larger number becomes inf.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Far beyond any useful attack (a PGD of 100,000 steps on one image of the series' CNN takes minutes on a
 # CPU) and far below int32, which TensorFlow's loop counter is: 2**31 steps would wrap around to none.
-MAX_STEPS = 100_000
+_MAX_STEPS = 100_000
 # NumPy's global seed (which helpers.setup sets through Keras) must be below 2**32.
-MAX_SEED = 2**32 - 1
+_MAX_SEED = 2**32 - 1
 
 # model -> {per-image input shape: number of classes}, found once by a forward pass on one image.
 _CLASSES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -152,10 +148,10 @@ def check_whole_number(value, name: str, *, minimum: int | None = 1, maximum: in
 
 
 def check_steps(steps, name: str = "steps") -> int:
-    """A whole number of attack (or NSL PGD) iterations, from 1 to :data:`MAX_STEPS`."""
+    """A whole number of attack (or NSL PGD) iterations, from 1 to :data:`_MAX_STEPS`."""
     return check_whole_number(
-        steps, name, minimum=1, maximum=MAX_STEPS,
-        hint=f"More than {MAX_STEPS:,} iterations is no longer an attack one can run; TensorFlow's loop counter "
+        steps, name, minimum=1, maximum=_MAX_STEPS,
+        hint=f"More than {_MAX_STEPS:,} iterations is no longer an attack one can run; TensorFlow's loop counter "
         "is int32 and would wrap around.",
     )
 
@@ -166,13 +162,13 @@ def check_batch_size(batch_size, name: str = "batch_size") -> int:
 
 
 def check_seed(seed, name: str = "seed", *, allow_none: bool = True) -> int | None:
-    """None (where allowed) or an integer from 0 to :data:`MAX_SEED` (2**32 - 1)."""
+    """None (where allowed) or an integer from 0 to :data:`_MAX_SEED` (2**32 - 1)."""
     if seed is None and allow_none:
         return None
-    allowed = f"{'None or ' if allow_none else ''}an integer from 0 to {MAX_SEED:,} (2**32 - 1)"
+    allowed = f"{'None or ' if allow_none else ''}an integer from 0 to {_MAX_SEED:,} (2**32 - 1)"
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"{name} must be {allowed}, got {_describe(seed)} ({type(seed).__name__}).")
-    if not 0 <= seed <= MAX_SEED:
+    if not 0 <= seed <= _MAX_SEED:
         raise ValueError(f"{name} must be {allowed}, got {seed!r}.")
     return int(seed)
 
@@ -244,7 +240,7 @@ def check_norm(norm, name: str = "norm") -> str:
             return "l2"
     key = norm.strip().lower() if isinstance(norm, str) else None
     if key not in _NORM_ALIASES:
-        raise ValueError(f"Unknown norm {norm!r}: {name} must be one of {', '.join(map(repr, NORMS))}.")
+        raise ValueError(f"Unknown norm {norm!r}: {name} must be one of {', '.join(map(repr, _NORMS))}.")
     return _NORM_ALIASES[key]
 
 
@@ -435,16 +431,3 @@ def check_labels(labels, count: int, classes: int, name: str = "labels") -> np.n
             f"found values from {array.min():g} to {array.max():g}."
         )
     return array.astype(np.int32)
-
-
-def check_attack_output(adversarial, batch: np.ndarray, attack_name: str) -> np.ndarray:
-    """What an attack function returned for ``batch``: float32 images of the same shape, in [0, 1]."""
-    array = _as_array(adversarial, f"the output of {attack_name}")
-    if array.shape != batch.shape:
-        raise ValueError(
-            f"attack {attack_name} returned shape {array.shape} for a batch of shape {batch.shape}: an attack must "
-            "return one adversarial image per input image, of the same shape."
-        )
-    if array.dtype.kind not in "iuf" or not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
-        raise ValueError(f"attack {attack_name} returned values outside [0, 1] (or not finite): it must clip its images.")
-    return array.astype(np.float32, copy=False)

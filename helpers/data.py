@@ -35,13 +35,11 @@ __all__ = [
     "DataError",
     "Dataset",
     "FILES",
-    "SAMPLE_PATH",
     "load_dataset",
     "load_full",
     "load_sample",
     "find_full_dataset",
     "verify_file",
-    "read_idx",
     "to_model_input",
     "subset",
 ]
@@ -85,8 +83,8 @@ FILES: dict[str, tuple[str, str]] = {
 DATA_DIR_ENV = "ADVLEARN_DATA_DIR"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 DOWNLOAD_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
-SAMPLE_PATH = Path(__file__).resolve().parent.parent / "data" / "fashion_mnist_sample.npz"
-SAMPLE_SHA256_PATH = SAMPLE_PATH.with_suffix(".npz.sha256")
+_SAMPLE_PATH = Path(__file__).resolve().parent.parent / "data" / "fashion_mnist_sample.npz"
+SAMPLE_SHA256_PATH = _SAMPLE_PATH.with_suffix(".npz.sha256")
 
 _HOW_TO_GET = (
     "Two ways to get them:\n"
@@ -123,10 +121,6 @@ class Dataset:
         )
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def verify_file(path: Path) -> bytes:
     """Check one of the four dataset files and return its decompressed bytes.
 
@@ -144,15 +138,15 @@ def verify_file(path: Path) -> bytes:
         raise DataError(
             f"{path} is corrupted or truncated ({len(compressed):,} bytes; gzip says: {error}).\n{fix}"
         ) from error
-    if _sha256(compressed) != expected_gz and _sha256(raw) != expected_raw:
+    if hashlib.sha256(compressed).hexdigest() != expected_gz and hashlib.sha256(raw).hexdigest() != expected_raw:
         raise DataError(
             f"{path} does not match the published Fashion-MNIST checksum (SHA-256 of its content "
-            f"is {_sha256(raw)}, expected {expected_raw}). It is not the original file.\n{fix}"
+            f"is {hashlib.sha256(raw).hexdigest()}, expected {expected_raw}). It is not the original file.\n{fix}"
         )
     return raw
 
 
-def read_idx(raw: bytes, source: str = "IDX data") -> np.ndarray:
+def _read_idx(raw: bytes, source: str = "IDX data") -> np.ndarray:
     """Parse the bytes of an IDX file (the format of MNIST and Fashion-MNIST)."""
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DataError(f"{source} is not an unsigned-byte IDX file (bad magic number).")
@@ -272,7 +266,7 @@ def load_full(download: bool = True) -> Dataset:
     arrays = {}
     for name in FILES:
         path = folder / name
-        arrays[name] = read_idx(verify_file(path), str(path))
+        arrays[name] = _read_idx(verify_file(path), str(path))
     dataset = Dataset(
         x_train=arrays["train-images-idx3-ubyte.gz"],
         y_train=arrays["train-labels-idx1-ubyte.gz"],
@@ -286,7 +280,7 @@ def load_full(download: bool = True) -> Dataset:
 
 def load_sample(path: Path | None = None) -> Dataset:
     """Load the bundled class-balanced sample (2,000 train / 1,000 test)."""
-    path = Path(path or SAMPLE_PATH)
+    path = Path(path or _SAMPLE_PATH)
     fix = (
         f"Restore it with `git checkout -- {path.name}` from the data/ folder, or regenerate it "
         "from the full dataset with `python data/make_sample.py`."
@@ -296,7 +290,7 @@ def load_sample(path: Path | None = None) -> Dataset:
     checksum_file = path.with_suffix(".npz.sha256")
     if checksum_file.is_file():
         expected = checksum_file.read_text().split()[0]
-        found = _sha256(path.read_bytes())
+        found = hashlib.sha256(path.read_bytes()).hexdigest()
         if found != expected:
             raise DataError(
                 f"The bundled sample {path} is corrupted: its SHA-256 is {found}, "

@@ -5,9 +5,9 @@ embedding were learned from Fashion-MNIST's labels (notebook 01's CNN, say), the
 graph would smuggle those labels into a "few labels" experiment. So nothing here
 takes a label, by construction: every function receives images only.
 
-* :class:`PCAEmbedding` / :func:`fit_pca` - pixel principal components, the
+* :func:`fit_pca` - pixel principal components, the
   baseline: the directions along which the images vary most.
-* :func:`build_autoencoder` / :func:`train_autoencoder` - a small dense
+* :func:`train_autoencoder` - a small dense
   autoencoder that learns to squeeze an image through ``code_size`` numbers
   and rebuild it; its encoder is the embedding.
 * :func:`embed` - the embedding of many images with either of them.
@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from helpers import checks
 
-__all__ = ["PCAEmbedding", "fit_pca", "build_autoencoder", "train_autoencoder", "embed", "centre"]
+__all__ = ["fit_pca", "train_autoencoder", "embed", "centre"]
 
 
 def _flat_images(images, name: str = "images") -> np.ndarray:
@@ -40,7 +40,7 @@ def _flat_images(images, name: str = "images") -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class PCAEmbedding:
+class _PCAEmbedding:
     """Pixel PCA: ``(pixels - mean) @ components``, one row of ``dims`` numbers per image."""
 
     mean: np.ndarray  # (pixels,)
@@ -61,7 +61,7 @@ class PCAEmbedding:
         return ((flat - self.mean) @ self.components).astype(np.float32)
 
 
-def fit_pca(images, dims: int) -> PCAEmbedding:
+def fit_pca(images, dims: int) -> _PCAEmbedding:
     """Principal components of ``images`` (no labels): the top ``dims`` eigenvectors of the pixel covariance."""
     flat = _flat_images(images)
     dims = checks.check_whole_number(dims, "dims", minimum=1, maximum=flat.shape[1])
@@ -74,14 +74,14 @@ def fit_pca(images, dims: int) -> PCAEmbedding:
     variances, vectors = np.linalg.eigh(covariance)  # ascending order
     order = np.argsort(variances)[::-1][:dims]
     total = float(variances.sum()) or 1.0
-    return PCAEmbedding(
+    return _PCAEmbedding(
         mean=mean.astype(np.float32),
         components=vectors[:, order].astype(np.float32),
         explained_variance_ratio=(variances[order] / total).astype(np.float32),
     )
 
 
-def build_autoencoder(code_size: int = 32, hidden: int = 256, image_shape=(28, 28, 1), name: str = "autoencoder"):
+def _build_autoencoder(code_size: int = 32, hidden: int = 256, image_shape=(28, 28, 1), name: str = "autoencoder"):
     """A compiled dense autoencoder; returns ``(autoencoder, encoder)``.
 
     ``image`` -> Flatten -> Dense(``hidden``, ReLU) -> Dense(``code_size``) = the
@@ -108,7 +108,7 @@ def build_autoencoder(code_size: int = 32, hidden: int = 256, image_shape=(28, 2
 
 def train_autoencoder(images, code_size: int = 32, epochs: int = 5, batch_size: int = 256, seed: int = 0,
                       verbose: int = 0):
-    """Train :func:`build_autoencoder` to rebuild ``images`` (no labels); returns ``(encoder, history, seconds)``.
+    """Train :func:`_build_autoencoder` to rebuild ``images`` (no labels); returns ``(encoder, history, seconds)``.
 
     ``history`` is Keras's ``History.history`` (``loss`` per epoch: the mean
     binary cross-entropy of the reconstruction).
@@ -120,15 +120,15 @@ def train_autoencoder(images, code_size: int = 32, epochs: int = 5, batch_size: 
     if images.ndim == 3:
         images = images[..., np.newaxis]
     tf.keras.utils.set_random_seed(seed)
-    autoencoder, encoder = build_autoencoder(code_size, image_shape=images.shape[1:])
+    autoencoder, encoder = _build_autoencoder(code_size, image_shape=images.shape[1:])
     started = time.perf_counter()
     history = autoencoder.fit(images, images, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose)
     return encoder, history.history, time.perf_counter() - started
 
 
 def embed(embedder, images, batch_size: int = 2000) -> np.ndarray:
-    """The embedding of ``images`` by a :class:`PCAEmbedding` or an encoder from :func:`train_autoencoder`."""
-    if isinstance(embedder, PCAEmbedding):
+    """The embedding of ``images`` by a :class:`_PCAEmbedding` or an encoder from :func:`train_autoencoder`."""
+    if isinstance(embedder, _PCAEmbedding):
         return embedder.transform(images)
     checks.check_model(embedder, "embedder")
     images = checks.check_images(images)

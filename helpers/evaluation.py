@@ -17,8 +17,7 @@
 Two neighbouring concerns have modules of their own: :mod:`helpers.sanity` (the
 checks of Carlini et al., 2019, that an evaluation is sound) and
 :mod:`helpers.tables` (results as DataFrames, rendered tables and plain text).
-Their public names can also be imported from here, as the notebooks and scripts
-do (``evaluation.styled_table``, ``evaluation.sanity_checks``, ...).
+The notebooks render tables with ``evaluation.styled_table``, importable from here too.
 
 Every public function checks its arguments once, on entry, with :mod:`helpers.checks`.
 
@@ -46,14 +45,7 @@ from tqdm.auto import tqdm
 
 from helpers import attacks as _attacks
 from helpers import checks as _checks
-from helpers.sanity import (
-    LARGE_EPSILON,
-    NEAR_ZERO,
-    CheckResult,
-    SanityCheckWarning,
-    report_checks,
-    sanity_checks,
-)
+from helpers.sanity import LARGE_EPSILON, CheckResult, report_checks, sanity_checks
 from helpers.tables import format_table, results_table, styled_table, wide_rows
 
 __all__ = [
@@ -64,9 +56,7 @@ __all__ = [
     "evaluate_attack",
     "transfer_matrix",
     "robustness_curve",
-    # Importable from here too, as the notebooks and scripts do: helpers.sanity's and helpers.tables' names.
-    "sanity_checks", "report_checks", "CheckResult", "SanityCheckWarning", "LARGE_EPSILON", "NEAR_ZERO",
-    "styled_table", "results_table", "format_table", "wide_rows",
+    "styled_table",  # helpers.tables', importable from here too, as the notebooks do
 ]
 
 _PREDICT_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -103,16 +93,12 @@ class RobustnessCurve(list):
     Rows have keys ``model, attack, setting, norm, epsilon, accuracy, n,
     seconds``. Attributes: ``clean_accuracy`` (model name -> accuracy on the
     clean images), ``checks`` (list of :class:`CheckResult`) and ``passed``.
-    ``attack_kinds`` maps each attack name in the rows to what it is ("fgsm",
-    "bim", "pgd" or the name of another function), for :func:`helpers.sanity.sanity_checks`.
     """
 
-    def __init__(self, rows: Iterable[dict], clean_accuracy: Mapping[str, float], checks: Sequence[CheckResult] = (),
-                 attack_kinds: Mapping[str, str] | None = None):
+    def __init__(self, rows: Iterable[dict], clean_accuracy: Mapping[str, float], checks: Sequence[CheckResult] = ()):
         super().__init__(rows)
         self.clean_accuracy = dict(clean_accuracy)
         self.checks = list(checks)
-        self.attack_kinds = dict(attack_kinds or {})
 
     @property
     def passed(self) -> bool:
@@ -186,15 +172,16 @@ def _name_of(model, name: str | None) -> str:
 _SHARED_OPTIONS = ("norm", "steps", "step_size", "seed")
 
 
-def _supported_options(function, options: Mapping) -> dict:
-    """The entries of ``options`` that ``function`` accepts; any other unknown option is an error, not dropped."""
-    unknown = [key for key in options if key not in _SHARED_OPTIONS and not _attacks.accepts(function, key)]
+def _supported_options(name: str, options: Mapping) -> dict:
+    """The entries of ``options`` that the attack ``name`` takes; any other unknown option is an error, not dropped."""
+    signature = inspect.signature(_attacks.ATTACKS[name])
+    unknown = [key for key in options if key not in _SHARED_OPTIONS and key not in signature.parameters]
     if unknown:
         raise TypeError(
-            f"{_attacks.attack_name(function)} does not take the option(s) {', '.join(map(repr, unknown))}. "
-            f"Check the spelling against its signature: {inspect.signature(function)}"
+            f"{name} does not take the option(s) {', '.join(map(repr, unknown))}. "
+            f"Check the spelling against its signature: {signature}"
         )
-    return {key: value for key, value in options.items() if _attacks.accepts(function, key)}
+    return {key: value for key, value in options.items() if key in signature.parameters}
 
 
 def evaluate_attack(
@@ -206,14 +193,13 @@ def evaluate_attack(
 
     White-box when ``source_model`` is None (``model`` crafts its own examples);
     otherwise transfer: ``source_model`` crafts them and ``model`` is scored on
-    them. ``attack`` is a name ("fgsm", "bim", "pgd") or a function ``attack(model,
-    images, labels, epsilon, **options)``; ``norm`` and ``attack_options`` (e.g.
-    ``steps=20, seed=0``) go to it when it accepts them.
+    them. ``attack`` is a name ("fgsm", "bim", "pgd"); ``norm`` and
+    ``attack_options`` (e.g. ``steps=20, seed=0``) go to it when it takes them.
 
     Returns an :class:`AttackResult`; with ``return_adversarial=True``, the pair
     ``(result, adversarial_images)`` so the examples can be shown or reused.
     """
-    function = _attacks.get_attack(attack)
+    attack = _attacks.attack_name(attack)
     norm = _checks.check_norm(norm)
     epsilon = _checks.check_number(epsilon, "epsilon")
     images, true_classes = _attacks.check_data({"model": model, "source_model": source_model}, images, labels)
@@ -221,13 +207,13 @@ def evaluate_attack(
     source_name = _checks.check_text(source_name, "source_name", allow_none=True)
     crafter = model if source_model is None else source_model
     setting = "white-box" if source_model is None else f"transfer from {_name_of(source_model, source_name)}"
-    options = _supported_options(function, {"norm": norm, **attack_options})
-    description = f"{_attacks.attack_name(attack)} eps={epsilon:g} on {_name_of(model, model_name)}"
+    options = _supported_options(attack, {"norm": norm, **attack_options})
+    description = f"{attack} eps={epsilon:g} on {_name_of(model, model_name)}"
     started = time.perf_counter()
     correct = 0
     kept = []
     for start, stop, adversarial in _attacks.attack_batches(
-        function, crafter, images, true_classes, epsilon,
+        attack, crafter, images, true_classes, epsilon,
         batch_size=batch_size, progress=progress, description=description, **options,
     ):
         predicted = _compiled_predict(model, adversarial.shape[1:])(tf.constant(adversarial)).numpy()
@@ -235,7 +221,7 @@ def evaluate_attack(
         if return_adversarial:
             kept.append(adversarial)
     result = AttackResult(
-        model=_name_of(model, model_name), attack=_attacks.attack_name(attack), norm=norm, epsilon=epsilon,
+        model=_name_of(model, model_name), attack=attack, norm=norm, epsilon=epsilon,
         setting=setting, accuracy=correct / len(true_classes), n=len(true_classes),
         seconds=time.perf_counter() - started,
     )
@@ -264,19 +250,19 @@ def transfer_matrix(
     """
     if not isinstance(models, Mapping) or len(models) < 2:
         raise TypeError("models must be a dict of at least two {name: tf.keras model}: transfer needs a source and a target.")
-    function = _attacks.get_attack(attack)
+    attack = _attacks.attack_name(attack)
     norm = _checks.check_norm(norm)
     epsilon = _checks.check_number(epsilon, "epsilon")
     batch_size = _checks.check_batch_size(batch_size)
     keep_correct = _checks.check_flag(keep_correct, "keep_correct")
     images, true_classes = _attacks.check_data(dict(models), images, labels)
-    options = _supported_options(function, {"norm": norm, **attack_options})
+    options = _supported_options(attack, {"norm": norm, **attack_options})
     clean_right = {name: _predict(model, images, batch_size) == true_classes for name, model in models.items()}
     rows = []
     for source, source_model in models.items():
         started = time.perf_counter()
         adversarial = _attacks.attack_dataset(
-            function, source_model, images, true_classes, epsilon, batch_size=batch_size, progress=progress, **options
+            attack, source_model, images, true_classes, epsilon, batch_size=batch_size, progress=progress, **options
         )
         seconds = time.perf_counter() - started
         right_after = {name: _predict(model, adversarial, batch_size) == true_classes for name, model in models.items()}
@@ -286,7 +272,7 @@ def transfer_matrix(
             rate = float(np.mean(~right_after[name][eligible])) if eligible.any() else None
             rows.append({
                 "model": name, "source": source, "setting": "white-box" if name == source else f"transfer from {source}",
-                "attack": _attacks.attack_name(attack), "norm": norm, "epsilon": epsilon,
+                "attack": attack, "norm": norm, "epsilon": epsilon,
                 "accuracy": float(np.mean(right_after[name])), "n": len(true_classes), "seconds": seconds,
                 "transfer_rate": rate,
             })
@@ -300,25 +286,12 @@ def transfer_matrix(
 # ----------------------------------------------------------------------------
 
 
-def _attack_table(attacks) -> dict:
-    """{name: attack} from names, or a mapping of names to names or functions; never empty."""
-    if isinstance(attacks, str) or callable(attacks):
-        attacks = (attacks,)
-    if isinstance(attacks, Mapping):
-        table = {_checks.check_text(name, "attacks (a name)"): _attacks.get_attack(attack) for name, attack in attacks.items()}
-    else:
-        table = {_attacks.attack_name(attack): _attacks.get_attack(attack) for attack in attacks}
-    if not table:
+def _attack_names(attacks) -> list[str]:
+    """The names in ``attacks`` (one name or several), checked; never empty."""
+    names = [_attacks.attack_name(attack) for attack in ((attacks,) if isinstance(attacks, str) else attacks)]
+    if not names:
         raise ValueError("attacks is empty: name at least one attack, e.g. attacks=('fgsm', 'pgd').")
-    return table
-
-
-def _attack_kind(name: str, function) -> str:
-    """'fgsm', 'bim' or 'pgd' for the attacks of helpers.attacks, whatever the table calls them; else the name."""
-    for kind, attack in _attacks.ATTACKS.items():
-        if function is attack:
-            return kind
-    return name.strip().lower()
+    return names
 
 
 def _check_models(models) -> dict:
@@ -357,7 +330,7 @@ def robustness_curve(
         {**{f"models[{name!r}]": model for name, model in models.items()}, "source_model": source_model}, images, labels
     )
     values = _checks.check_epsilons(epsilons)
-    table = _attack_table(attacks)
+    names = _attack_names(attacks)
     norm = _checks.check_norm(norm)
     steps = _checks.check_steps(steps)
     step_size = _checks.check_number(step_size, "step_size", allow_none=True)
@@ -374,21 +347,20 @@ def robustness_curve(
             f"{LARGE_EPSILON[norm]:g} ({norm}); the largest in epsilons is {values[-1]:g}. Add {LARGE_EPSILON[norm]:g} "
             "to epsilons, or leave undefended empty."
         )
-    kinds = {name: _attack_kind(name, function) for name, function in table.items()}
     options = {"steps": steps, "step_size": step_size, "seed": seed}
     clean = {name: accuracy(model, images, labels, batch_size) for name, model in models.items()}
-    jobs = [(name, attack, eps) for name in models for attack in table for eps in values]
+    jobs = [(name, attack, eps) for name in models for attack in names for eps in values]
     rows = []
     bar = tqdm(jobs, desc="robustness curve", unit="point", disable=not progress)
     for name, attack, eps in bar:
         bar.set_postfix_str(f"{name}, {attack}, eps={eps:g}")
         result = evaluate_attack(
-            models[name], images, labels, table[attack], eps, norm=norm, source_model=source_model,
+            models[name], images, labels, attack, eps, norm=norm, source_model=source_model,
             model_name=name, source_name=source_name, batch_size=batch_size, progress=False, **options,
         )
-        rows.append({**result.as_row(), "attack": attack})
-    curve = RobustnessCurve(rows, clean, attack_kinds=kinds)
+        rows.append(result.as_row())
+    curve = RobustnessCurve(rows, clean)
     if check:
-        curve.checks = sanity_checks(curve, clean, undefended=undefended, tolerance=tolerance, attack_kinds=kinds)
+        curve.checks = sanity_checks(curve, clean, undefended=undefended, tolerance=tolerance)
         report_checks(curve.checks)
     return curve

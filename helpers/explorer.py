@@ -17,11 +17,10 @@ import numpy as np
 from helpers import attacks, checks
 from helpers.data import CLASS_NAMES
 
-__all__ = ["ATTACK_CHOICES", "NORM_CHOICES", "adversarial_example", "top_classes", "explorer_figure",
-           "attack_explorer"]
+__all__ = ["explorer_figure", "attack_explorer"]
 
-ATTACK_CHOICES = ("FGSM", "PGD-10")  # PGD: 10 steps of 2.5 * eps / 10 from a random start (seed 0)
-NORM_CHOICES = {"L-inf": ("linf", 0.3), "L2": ("l2", 3.0)}  # label: (norm, the slider's largest epsilon)
+_ATTACK_CHOICES = ("FGSM", "PGD-10")  # PGD: 10 steps of 2.5 * eps / 10 from a random start (seed 0)
+_NORM_CHOICES = {"L-inf": ("linf", 0.3), "L2": ("l2", 3.0)}  # label: (norm, the slider's largest epsilon)
 
 
 def _models(models) -> dict:
@@ -36,10 +35,10 @@ def _models(models) -> dict:
     return {getattr(models, "name", "model"): models}
 
 
-def adversarial_example(model, image, label: int, attack: str, norm: str, epsilon: float) -> np.ndarray:
-    """One image attacked with ``attack`` (one of :data:`ATTACK_CHOICES`) under ``norm`` ('linf' or 'l2')."""
-    if attack not in ATTACK_CHOICES:
-        raise ValueError(f"attack must be one of {ATTACK_CHOICES}, not {attack!r}.")
+def _adversarial_example(model, image, label: int, attack: str, norm: str, epsilon: float) -> np.ndarray:
+    """One image attacked with ``attack`` (one of :data:`_ATTACK_CHOICES`) under ``norm`` ('linf' or 'l2')."""
+    if attack not in _ATTACK_CHOICES:
+        raise ValueError(f"attack must be one of {_ATTACK_CHOICES}, not {attack!r}.")
     images, labels = np.asarray(image, np.float32)[None], np.asarray([label])
     if epsilon == 0:
         return images[0]
@@ -48,7 +47,7 @@ def adversarial_example(model, image, label: int, attack: str, norm: str, epsilo
     return attacks.pgd(model, images, labels, epsilon, steps=10, norm=norm, seed=0)[0]
 
 
-def top_classes(model, image, count: int = 3) -> list[tuple[int, float]]:
+def _top_classes(model, image, count: int = 3) -> list[tuple[int, float]]:
     """The model's ``count`` most probable classes for one image, as (class, probability), most probable first."""
     images = np.asarray(image, np.float32)[None]
     outputs = np.asarray(model(images, training=False))[0]
@@ -61,11 +60,11 @@ def top_classes(model, image, count: int = 3) -> list[tuple[int, float]]:
 
 def _draw_row(axes, model, image, label, attack, norm, epsilon, class_names, title):
     """Clean image, perturbation, adversarial image and the top-3 bars, on four axes."""
-    adversarial = adversarial_example(model, image, label, attack, norm, epsilon)
+    adversarial = _adversarial_example(model, image, label, attack, norm, epsilon)
     delta = adversarial - np.asarray(image, np.float32)
     size = float(np.abs(delta).max() if norm == "linf" else np.sqrt((delta**2).sum()))
-    top = top_classes(model, adversarial)
-    if top_classes(model, image, 1)[0][0] != label:
+    top = _top_classes(model, adversarial)
+    if _top_classes(model, image, 1)[0][0] != label:
         verdict = "wrong even when clean"
     else:
         verdict = "still right" if top[0][0] == label else "fooled"
@@ -116,16 +115,16 @@ def attack_explorer(models, images, labels, *, class_names: Sequence[str] = CLAS
     images = checks.check_images(images, "images")
     labels = checks.check_labels(labels, len(images), len(class_names))
     for model in models.values():  # compile every attack and norm once, now
-        for attack in ATTACK_CHOICES:
-            for norm, _ in NORM_CHOICES.values():
-                adversarial_example(model, images[0], int(labels[0]), attack, norm, 0.01)
+        for attack in _ATTACK_CHOICES:
+            for norm, _ in _NORM_CHOICES.values():
+                _adversarial_example(model, images[0], int(labels[0]), attack, norm, 0.01)
     index = widgets.IntSlider(0, 0, len(images) - 1, description="image")
-    attack = widgets.Dropdown(options=list(ATTACK_CHOICES), value="FGSM", description="attack")
-    norm = widgets.ToggleButtons(options=list(NORM_CHOICES), value="L-inf", description="norm")
+    attack = widgets.Dropdown(options=list(_ATTACK_CHOICES), value="FGSM", description="attack")
+    norm = widgets.ToggleButtons(options=list(_NORM_CHOICES), value="L-inf", description="norm")
     epsilon = widgets.FloatSlider(0.05, min=0.0, max=0.3, step=0.01, description="epsilon", readout_format=".2f")
 
     def rescale(change):  # an L2 epsilon is about sqrt(784) times an L-inf one of the same pixel size
-        largest = NORM_CHOICES[change["new"]][1]
+        largest = _NORM_CHOICES[change["new"]][1]
         epsilon.max, epsilon.step = largest, largest / 30
         epsilon.value = min(epsilon.value * (10 if largest > 1 else 0.1), largest)
 
@@ -136,7 +135,7 @@ def attack_explorer(models, images, labels, *, class_names: Sequence[str] = CLAS
         figure, axes = plt.subplots(rows, 4, figsize=(11, 2.4 * rows), squeeze=False)
         for row, (name, model) in zip(axes, models.items()):
             title = f"{name}, " if rows > 1 else ""
-            _draw_row(row, model, images[index], int(labels[index]), attack, NORM_CHOICES[norm][0], epsilon,
+            _draw_row(row, model, images[index], int(labels[index]), attack, _NORM_CHOICES[norm][0], epsilon,
                       class_names, title)
         figure.tight_layout()
         display(figure)

@@ -29,7 +29,6 @@ from helpers import data as _data
 
 __all__ = [
     "INPUT_NAME",
-    "VGG19_BLOCKS",
     "PretrainedStatus",
     "WeightsError",
     "GrayscaleToRGB",
@@ -42,13 +41,12 @@ __all__ = [
     "load_vgg19_base",
     "build_vgg19",
     "FastInputGradConv2D",
-    "with_fast_input_gradients",
     "vgg19_base_of",
     "set_trainable_blocks",
 ]
 
 INPUT_NAME = "image"  # notebook 04's NSL feature dict uses this key
-VGG19_BLOCKS = ("block1", "block2", "block3", "block4", "block5")
+_VGG19_BLOCKS = ("block1", "block2", "block3", "block4", "block5")
 # ImageNet channel means in BGR order, as subtracted by vgg19.preprocess_input ("caffe" mode).
 IMAGENET_BGR_MEANS = (103.939, 116.779, 123.68)
 VGG19_BASE_NAME = "vgg19"
@@ -67,20 +65,20 @@ def compile_classifier(model: tf.keras.Model, learning_rate: float = 1e-3) -> tf
     return model
 
 
-def build_cnn(input_name: str = INPUT_NAME, dropout: float = 0.5, name: str = "cnn", classes: int = 10) -> tf.keras.Model:
+def build_cnn(dropout: float = 0.5, name: str = "cnn", classes: int = 10) -> tf.keras.Model:
     """The series' small CNN for 28x28x1 images in [0, 1], compiled: notebook 01's ``cnn``, exported.
 
     Conv(32, 3x3, ReLU) -> MaxPool(2) -> Conv(64, 3x3, ReLU) -> MaxPool(2) ->
     Flatten -> Dropout -> Dense(128, ReLU) -> Dense(``classes``, softmax), as
     written in notebook 01 (:func:`helpers.lessons.cnn`); this adds the checks and the compile.
-    The input layer is named ``input_name``: NSL (notebook 04) feeds features by that name.
+    The input layer is named :data:`INPUT_NAME`: NSL (notebook 04) feeds features by that name.
     ``classes`` is 10 for Fashion-MNIST; notebook 02's transfer tasks use 5.
     """
     classes = _checks.check_whole_number(classes, "classes", minimum=2, hint="It is the number of output classes.")
-    return compile_classifier(_lessons.cnn(classes=int(classes), dropout=dropout, name=name, input_name=input_name))
+    return compile_classifier(_lessons.cnn(classes=int(classes), dropout=dropout, name=name, input_name=INPUT_NAME))
 
 
-def build_lenet(input_name: str = INPUT_NAME, name: str = "lenet") -> tf.keras.Model:
+def build_lenet(name: str = "lenet") -> tf.keras.Model:
     """A second small CNN, LeNet-5 style, for 28x28x1 images in [0, 1], compiled.
 
     Conv(16, 5x5, ReLU, same padding) -> MaxPool(2) -> Conv(32, 5x5, ReLU) ->
@@ -89,7 +87,7 @@ def build_lenet(input_name: str = INPUT_NAME, name: str = "lenet") -> tf.keras.M
     attacks one with examples crafted on the other (transfer).
     """
     layers = tf.keras.layers
-    inputs = tf.keras.Input(shape=(28, 28, 1), name=input_name)
+    inputs = tf.keras.Input(shape=(28, 28, 1), name=INPUT_NAME)
     x = layers.Conv2D(16, 5, padding="same", activation="relu", name="conv1")(inputs)
     x = layers.MaxPooling2D(2, name="pool1")(x)
     x = layers.Conv2D(32, 5, activation="relu", name="conv2")(x)
@@ -228,7 +226,7 @@ class FastInputGradConv2D(tf.keras.layers.Conv2D):
         return convolution(inputs, kernel)
 
 
-def with_fast_input_gradients(model: tf.keras.Model) -> tf.keras.Model:
+def _with_fast_input_gradients(model: tf.keras.Model) -> tf.keras.Model:
     """A copy of a functional ``model`` (weights included) whose ``Conv2D`` layers are :class:`FastInputGradConv2D`."""
 
     def clone(layer):
@@ -243,10 +241,13 @@ def with_fast_input_gradients(model: tf.keras.Model) -> tf.keras.Model:
 
 def _vgg19(weights, input_shape) -> tf.keras.Model:
     base = tf.keras.applications.VGG19(include_top=False, weights=weights, input_shape=input_shape)
-    return with_fast_input_gradients(base)  # attacks and fine-tuning differentiate it: keep them fast
+    return _with_fast_input_gradients(base)  # attacks and fine-tuning differentiate it: keep them fast
 
 
-def load_vgg19_base(weights: str | Path | None = "imagenet", input_shape=(32, 32, 3), download_timeout: float = 60.0):
+_DOWNLOAD_TIMEOUT = 60.0  # seconds
+
+
+def load_vgg19_base(weights: str | Path | None = "imagenet", input_shape=(32, 32, 3)):
     """VGG-19's convolutional base (``include_top=False``) and what weights it holds.
 
     ``weights`` is ``"imagenet"`` (Keras's cache, downloading on first use),
@@ -264,7 +265,7 @@ def load_vgg19_base(weights: str | Path | None = "imagenet", input_shape=(32, 32
         return base, PretrainedStatus(False, "random", "randomly initialised on request (weights=None).")
     if str(weights) == "imagenet":
         previous_timeout = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(download_timeout)  # a dead network should fail, not hang
+        socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT)  # a dead network should fail, not hang
         try:
             base = _vgg19("imagenet", input_shape)
         except Exception as error:  # Keras raises a bare Exception for a failed download
@@ -389,10 +390,10 @@ def set_trainable_blocks(model: tf.keras.Model, n: int) -> list[str]:
     for the change to take effect in training. Returns the names of the
     trainable layers of the base.
     """
-    if not 0 <= n <= len(VGG19_BLOCKS):
-        raise ValueError(f"n must be between 0 and {len(VGG19_BLOCKS)}, got {n}.")
+    if not 0 <= n <= len(_VGG19_BLOCKS):
+        raise ValueError(f"n must be between 0 and {len(_VGG19_BLOCKS)}, got {n}.")
     base = vgg19_base_of(model)
-    unfrozen = set(VGG19_BLOCKS[len(VGG19_BLOCKS) - n :])
+    unfrozen = set(_VGG19_BLOCKS[len(_VGG19_BLOCKS) - n :])
     base.trainable = n > 0
     for layer in base.layers:
         layer.trainable = layer.name.split("_")[0] in unfrozen

@@ -10,7 +10,6 @@ or NumPy arrays; the folder is deleted afterwards whatever happens.
 * :func:`graph_builder_config`, :func:`build_graph` - NSL's graph builder: an
   edge joins two images whose embeddings have a cosine similarity of at least
   ``threshold``.
-* :func:`read_graph` - a graph TSV, read with ``nsl.tools.read_tsv_graph``.
 * :func:`pack_with_nsl` - centres packed with their neighbours by
   ``nsl.tools.pack_nbrs``. The training packs with
   :func:`helpers.graphs.pack_neighbors` (NumPy, no files); this runs NSL's own
@@ -42,7 +41,7 @@ from helpers.graphs import (GraphError, SimilarityGraph, check_node_images, chec
                             neighbor_feature_names, require_edges)
 from helpers.models import INPUT_NAME
 
-__all__ = ["write_embeddings", "graph_builder_config", "build_graph", "read_graph", "pack_with_nsl"]
+__all__ = ["write_embeddings", "graph_builder_config", "build_graph", "pack_with_nsl"]
 
 ID_FEATURE = "id"
 EMBEDDING_FEATURE = "embedding"
@@ -208,7 +207,7 @@ def build_graph(ids: Sequence[str], embeddings, threshold: float, *, lsh_splits:
         tsv = Path(folder) / "graph.tsv"
         with _numpy_global_seed_kept():
             nsl.tools.build_graph_from_config([str(records)], str(tsv), config)
-        graph = read_graph(tsv, ids, threshold)
+        graph = _read_graph(tsv, ids, threshold)
     if graph.num_edges == 0 and not allow_empty:
         raise GraphError(
             f"No two of the {len(ids):,} embeddings have a cosine similarity >= {threshold:g} "
@@ -220,7 +219,7 @@ def build_graph(ids: Sequence[str], embeddings, threshold: float, *, lsh_splits:
     return graph
 
 
-def read_graph(path, ids: Sequence[str], threshold: float) -> SimilarityGraph:
+def _read_graph(path, ids: Sequence[str], threshold: float) -> SimilarityGraph:
     """Read a graph TSV (``source<TAB>target<TAB>weight``) with ``nsl.tools.read_tsv_graph``.
 
     ``ids`` are all the nodes, isolated ones included (the file names only nodes

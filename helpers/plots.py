@@ -1,7 +1,7 @@
 """Figures for the series, with one colour per model kept across every notebook.
 
 Each function draws one kind of figure and returns the matplotlib ``Figure`` so a
-notebook can tweak or save it. Change :data:`MODEL_COLORS` here to recolour a
+notebook can tweak or save it. Change :data:`_MODEL_COLORS` here to recolour a
 model everywhere.
 """
 
@@ -16,7 +16,6 @@ import numpy as np
 from helpers.data import CLASS_NAMES
 
 __all__ = [
-    "MODEL_COLORS",
     "color_for",
     "show_images",
     "show_filters",
@@ -30,7 +29,7 @@ __all__ = [
 
 # The models of the series, in the order they appear. Names not listed here get a
 # stable colour from the fallback cycle.
-MODEL_COLORS: dict[str, str] = {
+_MODEL_COLORS: dict[str, str] = {
     "cnn": "#1f77b4",  # blue: notebook 01's small CNN
     "vgg19": "#9467bd",  # purple: notebook 02's VGG-19
     "base": "#d62728",  # red: notebook 04's undefended model
@@ -49,12 +48,12 @@ _ASSIGNED: dict[str, str] = {}
 def color_for(model_name: str) -> str:
     """The colour of ``model_name`` in every figure of the series.
 
-    Only an exact name (case aside) gets a colour of :data:`MODEL_COLORS`: "cnn (dropout)" is another
+    Only an exact name (case aside) gets a colour of :data:`_MODEL_COLORS`: "cnn (dropout)" is another
     model than "cnn" and gets its own colour.
     """
     key = str(model_name).strip().lower()
-    if key in MODEL_COLORS:
-        return MODEL_COLORS[key]
+    if key in _MODEL_COLORS:
+        return _MODEL_COLORS[key]
     if key not in _ASSIGNED:
         used = set(_ASSIGNED.values())
         free = [colour for colour in _FALLBACK if colour not in used]

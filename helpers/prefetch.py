@@ -25,7 +25,7 @@ def keras_models_dir() -> Path:
     return data.keras_cache_dir().parent.parent / "models"
 
 
-def prefetch_dataset() -> tuple[bool, str]:
+def _prefetch_dataset() -> tuple[bool, str]:
     """Make sure the full dataset is on disk and intact."""
     try:
         dataset = data.load_full(download=True)
@@ -34,7 +34,7 @@ def prefetch_dataset() -> tuple[bool, str]:
     return True, f"Fashion-MNIST: {dataset.describe()}, checksums verified"
 
 
-def prefetch_vgg19_weights() -> tuple[bool, str]:
+def _prefetch_vgg19_weights() -> tuple[bool, str]:
     """Make sure the VGG-19 ImageNet no-top weights are in Keras's cache."""
     target = keras_models_dir() / VGG19_WEIGHTS_FILE
     _, status = models.load_vgg19_base("imagenet")
@@ -48,7 +48,7 @@ def prefetch_vgg19_weights() -> tuple[bool, str]:
 
 
 def main() -> int:
-    results = [prefetch_dataset(), prefetch_vgg19_weights()]
+    results = [_prefetch_dataset(), _prefetch_vgg19_weights()]
     for ready, message in results:
         print(("READY    " if ready else "MISSING  ") + message.replace("\n", "\n         "))
     if all(ready for ready, _ in results):

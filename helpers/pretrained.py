@@ -10,7 +10,7 @@ They are used only on request:
 * ``ADVLEARN_PRETRAINED=1`` before starting Jupyter: the notebooks load them where they would train, and say so
   (:func:`ready_trained`);
 * ``make models``: copies them into ``artifacts/workshop/``, where notebooks 02-05 look for notebook 01's CNN
-  (:func:`install`).
+  (:func:`_install`).
 """
 
 from __future__ import annotations
@@ -22,21 +22,20 @@ from pathlib import Path
 from helpers import artifacts
 from helpers.profiles import get_profile
 
-__all__ = ["PRETRAINED_DIR", "READY", "ENVIRONMENT_VARIABLE", "requested", "load", "ready_trained",
-           "install"]
+__all__ = ["PRETRAINED_DIR", "READY", "ready_trained"]
 
 PRETRAINED_DIR = artifacts.REPO_ROOT / "pretrained"
 READY = {"cnn": "notebook 01", "lenet": "notebook 03", "nsl_adv_regularized": "notebook 04"}
-ENVIRONMENT_VARIABLE = "ADVLEARN_PRETRAINED"
+_ENVIRONMENT_VARIABLE = "ADVLEARN_PRETRAINED"
 _YES, _NO = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 
-def requested() -> bool:
+def _requested() -> bool:
     """Whether ``ADVLEARN_PRETRAINED`` asks for the ready-trained models (1/true/yes/on; unset, 0/false/no/off: no)."""
-    value = os.environ.get(ENVIRONMENT_VARIABLE, "").strip().lower()
+    value = os.environ.get(_ENVIRONMENT_VARIABLE, "").strip().lower()
     if value not in _YES + _NO:
         raise ValueError(
-            f"{ENVIRONMENT_VARIABLE}={os.environ[ENVIRONMENT_VARIABLE]!r} is neither yes nor no: set it to 1 to load "
+            f"{_ENVIRONMENT_VARIABLE}={os.environ[_ENVIRONMENT_VARIABLE]!r} is neither yes nor no: set it to 1 to load "
             "the ready-trained models instead of training, or unset it (or 0) to train."
         )
     return value in _YES
@@ -48,7 +47,7 @@ def _check_name(name: str) -> str:
     return name
 
 
-def load(name: str, root: Path | None = None):
+def _load(name: str, root: Path | None = None):
     """``(model, metadata)`` of a ready-trained model, its checksum checked; raises when it is missing."""
     name = _check_name(name)
     model, metadata = artifacts.load_saved_model(name, get_profile("workshop"), root or PRETRAINED_DIR)
@@ -67,17 +66,17 @@ def ready_trained(name: str, root: Path | None = None):
     with the recipe and the accuracy the model was measured at.
     """
     name = _check_name(name)
-    if not requested():
+    if not _requested():
         return None, None
-    model, metadata = load(name, root)
+    model, metadata = _load(name, root)
     accuracy = metadata.get("test_accuracy")
     measured = f", test accuracy {accuracy:.4f}" if isinstance(accuracy, float) else ""
-    print(f"Loaded the ready-trained {name} instead of training it ({ENVIRONMENT_VARIABLE}=1): trained by "
+    print(f"Loaded the ready-trained {name} instead of training it ({_ENVIRONMENT_VARIABLE}=1): trained by "
           f"{READY[name]} in the workshop profile on {metadata.get('trained_on') or '?'}{measured}.")
     return model, metadata
 
 
-def install(root: Path | None = None, target: Path | None = None) -> list[Path]:
+def _install(root: Path | None = None, target: Path | None = None) -> list[Path]:
     """Copy the ready-trained models into ``artifacts/workshop/`` (``make models``); returns the files written.
 
     Each file is checked against its checksum first, and copied to a temporary name then renamed into place.
@@ -87,7 +86,7 @@ def install(root: Path | None = None, target: Path | None = None) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name in READY:
-        load(name, root)  # refuses a missing or changed file before anything is copied
+        _load(name, root)  # refuses a missing or changed file before anything is copied
         for suffix in (".keras", ".json"):  # metadata last: it vouches for the model file
             temporary = folder / f".{name}{suffix}.partial"
             shutil.copyfile(source / f"{name}{suffix}", temporary)
@@ -97,5 +96,5 @@ def install(root: Path | None = None, target: Path | None = None) -> list[Path]:
 
 
 if __name__ == "__main__":  # make models
-    for path in install():
+    for path in _install():
         print(f"wrote {artifacts.relative_path(path)}")

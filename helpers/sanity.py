@@ -23,7 +23,6 @@ from helpers import checks as _checks
 from helpers.tables import group_series
 
 __all__ = [
-    "ITERATIVE_ATTACKS",
     "LARGE_EPSILON",
     "NEAR_ZERO",
     "CheckResult",
@@ -32,7 +31,7 @@ __all__ = [
     "report_checks",
 ]
 
-ITERATIVE_ATTACKS = ("pgd", "bim")
+_ITERATIVE_ATTACKS = ("pgd", "bim")
 # The smallest epsilon at which an undefended model must be near 0 accuracy.
 LARGE_EPSILON = {"linf": 0.3, "l2": 4.0}
 NEAR_ZERO = 0.1
@@ -96,7 +95,7 @@ def _check_monotone(key, series, tolerance) -> list[CheckResult]:
 def _check_iterative(groups, tolerance, kinds) -> list[CheckResult]:
     """An iterative attack (PGD, BIM) must do at least as well as FGSM at each epsilon.
 
-    ``kinds`` says what each attack name is, so renamed attacks ("PGD-20") are still compared.
+    ``kinds`` is each attack name in lower case.
     """
     results = []
     for (model, attack, setting, norm), series in groups.items():
@@ -104,7 +103,7 @@ def _check_iterative(groups, tolerance, kinds) -> list[CheckResult]:
             rows for (other_model, other, other_setting, other_norm), rows in groups.items()
             if (other_model, other_setting, other_norm) == (model, setting, norm) and kinds[other] == "fgsm"
         ]
-        if kinds[attack] not in ITERATIVE_ATTACKS or not baselines:
+        if kinds[attack] not in _ITERATIVE_ATTACKS or not baselines:
             continue
         fgsm_at: dict[float, float] = {}  # the strongest FGSM at each epsilon
         for row in (row for rows in baselines for row in rows):
@@ -172,37 +171,30 @@ def _check_rows(rows) -> list[Mapping]:
 
 def sanity_checks(
     rows: Iterable[Mapping], clean_accuracy: Mapping[str, float], *, undefended: Sequence[str] = (),
-    tolerance: float | None = None, large_epsilon: Mapping[str, float] | None = None, near_zero: float = NEAR_ZERO,
-    attack_kinds: Mapping[str, str] | None = None,
+    tolerance: float | None = None,
 ) -> list[CheckResult]:
     """Check a robustness table for the signs of a broken evaluation (Carlini et al., 2019).
 
     ``tolerance`` is the accuracy noise allowed by the monotonicity and PGD-vs-FGSM
-    checks (default: max(0.01, 3 images)). ``large_epsilon`` maps a norm to the
-    smallest epsilon at which an ``undefended`` model (names of models in the
-    rows) must be at most ``near_zero`` accurate (default :data:`LARGE_EPSILON`).
-    ``attack_kinds`` maps an attack name in the rows to "fgsm", "bim" or "pgd"
-    (default: the name itself, lower-case; a :class:`RobustnessCurve` brings its
-    own). A check that cannot run is returned as failed, with ``skipped=True``.
+    checks (default: max(0.01, 3 images)). An ``undefended`` model (names of
+    models in the rows) must be at most :data:`NEAR_ZERO` accurate from the
+    epsilon :data:`LARGE_EPSILON` gives its norm. Attack names ("fgsm", "bim",
+    "pgd") are read in lower case. A check that cannot run is returned as
+    failed, with ``skipped=True``.
     """
-    own_kinds = getattr(rows, "attack_kinds", {})
     rows = _check_rows(rows)
     if not isinstance(clean_accuracy, Mapping):
         raise TypeError("clean_accuracy must be a dict {model name: accuracy on the clean images}.")
     groups = group_series(rows)
     undefended = _checks.check_names(undefended, "undefended", known=sorted({key[0] for key in groups}))
     tolerance = _checks.check_number(tolerance, "tolerance", allow_none=True, maximum=1.0)
-    near_zero = _checks.check_number(near_zero, "near_zero", maximum=1.0)
-    if large_epsilon is not None and not isinstance(large_epsilon, Mapping):
-        raise TypeError("large_epsilon must be a dict {norm: epsilon}, e.g. {'linf': 0.3}.")
-    kinds = {**own_kinds, **(attack_kinds or {})}
-    kinds = {attack: kinds.get(attack, str(attack).strip().lower()) for (_, attack, _, _) in groups}
+    kinds = {attack: str(attack).strip().lower() for (_, attack, _, _) in groups}
     found: list[CheckResult] = []
     for key, series in groups.items():
         found += _check_eps_zero(key, series, clean_accuracy)
         found += _check_monotone(key, series, tolerance)
     found += _check_iterative(groups, tolerance, kinds)
-    found += _check_undefended(groups, undefended, large_epsilon or LARGE_EPSILON, near_zero)
+    found += _check_undefended(groups, undefended, LARGE_EPSILON, NEAR_ZERO)
     return found
 
 

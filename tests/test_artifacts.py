@@ -43,7 +43,7 @@ def test_cnn_save_load_round_trip(tmp_path, smoke_profile):
     loaded, metadata = artifacts.load_saved_model("cnn", smoke_profile, root=tmp_path, input_shape=(28, 28, 1), classes=10)
     np.testing.assert_array_equal(loaded.predict(IMAGES, verbose=0), model.predict(IMAGES, verbose=0))
     assert metadata["test_accuracy"] == 0.5 and metadata["profile"] == "smoke"
-    assert metadata["format_version"] == artifacts.FORMAT_VERSION
+    assert metadata["format_version"] == artifacts._FORMAT_VERSION
     assert metadata["input_shape"] == [28, 28, 1] and metadata["classes"] == 10
     assert artifacts.load_saved_model("vgg19", smoke_profile, root=tmp_path) == (None, None)
     assert not _leftovers(tmp_path / "smoke")

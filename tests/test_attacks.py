@@ -8,7 +8,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import attacks, lessons
+from helpers import attacks, checks, lessons
 
 L = tf.keras.layers
 FEW = settings(max_examples=15, deadline=None, derandomize=True)  # the same examples on every run
@@ -58,7 +58,7 @@ def _run(name, model, images, labels, epsilon, norm, **options):
         options.setdefault("seed", 0)
     if name != "fgsm":
         options.setdefault("steps", 3)
-    return attacks.get_attack(name)(model, images, labels, epsilon, norm=norm, **options)
+    return attacks.ATTACKS[name](model, images, labels, epsilon, norm=norm, **options)
 
 
 def _perturbation_norm(adversarial, images, norm):
@@ -92,7 +92,7 @@ def _mean_loss(model, images, labels):
     seed=st.integers(0, 2**31 - 1),
     epsilon=st.floats(0.0, 2.0),
     name=st.sampled_from(ATTACK_NAMES),
-    norm=st.sampled_from(attacks.NORMS),
+    norm=st.sampled_from(checks._NORMS),
     count=st.integers(1, 6),
 )
 def test_result_stays_in_the_ball_and_in_range(cnn, seed, epsilon, name, norm, count):
@@ -104,14 +104,14 @@ def test_result_stays_in_the_ball_and_in_range(cnn, seed, epsilon, name, norm, c
 
 
 @FEW
-@given(seed=st.integers(0, 2**31 - 1), name=st.sampled_from(ATTACK_NAMES), norm=st.sampled_from(attacks.NORMS))
+@given(seed=st.integers(0, 2**31 - 1), name=st.sampled_from(ATTACK_NAMES), norm=st.sampled_from(checks._NORMS))
 def test_epsilon_zero_changes_nothing(cnn, seed, name, norm):
     images, labels = _batch(seed, (6, 6, 3), 4, 5)
     np.testing.assert_array_equal(_run(name, cnn, images, labels, 0.0, norm), images)
 
 
 @FEW
-@given(seed=st.integers(0, 2**31 - 1), norm=st.sampled_from(attacks.NORMS))
+@given(seed=st.integers(0, 2**31 - 1), norm=st.sampled_from(checks._NORMS))
 def test_pgd_same_seed_same_result(cnn, seed, norm):
     images, labels = _batch(seed % 1000, (6, 6, 3), 4, 5)
     first = attacks.pgd(cnn, images, labels, 0.3, steps=2, norm=norm, seed=seed)
@@ -296,9 +296,9 @@ def test_attack_dataset_matches_single_batches(cnn):
 def test_attack_dataset_gives_each_batch_its_own_seed(cnn):
     images, labels = _batch(32, (6, 6, 3), 1, 5)
     repeated, labels = np.repeat(images, 4, axis=0), np.repeat(labels, 4)
-    adversarial = attacks.attack_dataset(attacks.pgd, cnn, repeated, labels, 0.2, batch_size=1, progress=False, steps=1, seed=3)
+    adversarial = attacks.attack_dataset("pgd", cnn, repeated, labels, 0.2, batch_size=1, progress=False, steps=1, seed=3)
     assert len({a.tobytes() for a in adversarial}) == 4
-    again = attacks.attack_dataset(attacks.pgd, cnn, repeated, labels, 0.2, batch_size=1, progress=False, steps=1, seed=3)
+    again = attacks.attack_dataset("pgd", cnn, repeated, labels, 0.2, batch_size=1, progress=False, steps=1, seed=3)
     np.testing.assert_array_equal(adversarial, again)
 
 

@@ -113,8 +113,8 @@ def test_no_network_gives_a_clear_error(no_dataset_anywhere, monkeypatch):
 
 
 def test_corrupted_sample_is_refused(tmp_path):
-    copy = tmp_path / data.SAMPLE_PATH.name
-    shutil.copy(data.SAMPLE_PATH, copy)
+    copy = tmp_path / data._SAMPLE_PATH.name
+    shutil.copy(data._SAMPLE_PATH, copy)
     shutil.copy(data.SAMPLE_SHA256_PATH, tmp_path / data.SAMPLE_SHA256_PATH.name)
     blob = bytearray(copy.read_bytes())
     blob[len(blob) // 2] ^= 0xFF
@@ -130,10 +130,10 @@ def test_missing_sample_says_how_to_restore(tmp_path):
 
 def test_read_idx_rejects_wrong_magic_and_wrong_length():
     with pytest.raises(data.DataError, match="bad magic"):
-        data.read_idx(b"\x00\x00\x0d\x01" + b"\x00" * 8)
+        data._read_idx(b"\x00\x00\x0d\x01" + b"\x00" * 8)
     good = _idx_bytes(np.zeros((2, 3)))
     with pytest.raises(data.DataError, match="declares shape"):
-        data.read_idx(good[:-1])
+        data._read_idx(good[:-1])
 
 
 def test_subset_is_class_balanced_and_reproducible():

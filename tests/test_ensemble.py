@@ -1,4 +1,4 @@
-"""Tests of helpers.ensemble: the series' attacks against ART's on the same model and images, and the plumbing."""
+"""Tests of helpers.ensemble and helpers.strong_attacks: the series' attacks against ART's on the same model and images."""
 
 import helpers  # noqa: F401  (selects Keras 2 before TensorFlow is imported)
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import attacks, ensemble, models
+from helpers import attacks, ensemble, models, strong_attacks
 from helpers.data import load_sample, to_model_input
 
 EPSILON = 0.1
@@ -32,24 +32,35 @@ def _accuracy(model, images, labels):
     return float(np.mean(np.argmax(model.predict(images, verbose=0), axis=1) == labels))
 
 
+def _art_classifier(model, classes: int = 10):
+    """ART's ``TensorFlowV2Classifier`` around the model's logits (pixels in [0, 1])."""
+    from art.estimators.classification import TensorFlowV2Classifier
+
+    twin = strong_attacks._logits_twin(model)
+    return TensorFlowV2Classifier(
+        twin, nb_classes=classes, input_shape=tuple(twin.input_shape[1:]),
+        loss_object=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), clip_values=(0.0, 1.0),
+    )
+
+
 def _art_labels(labels):
     return np.eye(10, dtype=np.float32)[labels]
 
 
 def test_logits_twin_predicts_the_same_classes_and_keeps_the_weights(model, data):
     images = data[0]
-    twin = ensemble.logits_twin(model)
+    twin = strong_attacks._logits_twin(model)
     logits = twin.predict(images, verbose=0)
     assert np.array_equal(np.argmax(logits, axis=1), np.argmax(model.predict(images, verbose=0), axis=1))
     assert np.allclose(tf.nn.softmax(logits).numpy(), model.predict(images, verbose=0), atol=1e-5)
-    assert ensemble.logits_twin(model) is twin  # built once per model
+    assert strong_attacks._logits_twin(model) is twin  # built once per model
 
 
 def test_logits_twin_refuses_a_model_without_a_softmax_dense_output():
     inputs = tf.keras.Input((4,))
     odd = tf.keras.Model(inputs, tf.keras.layers.Dense(3, activation="relu")(inputs))
     with pytest.raises(ValueError, match="softmax"):
-        ensemble.logits_twin(odd)
+        strong_attacks._logits_twin(odd)
 
 
 def test_fgsm_matches_art_pixel_for_pixel(model, data):
@@ -57,7 +68,7 @@ def test_fgsm_matches_art_pixel_for_pixel(model, data):
 
     images, labels, _ = data
     ours = attacks.fgsm(model, images, labels, EPSILON)
-    art = FastGradientMethod(ensemble.art_classifier(model), norm=np.inf, eps=EPSILON, batch_size=300)
+    art = FastGradientMethod(_art_classifier(model), norm=np.inf, eps=EPSILON, batch_size=300)
     theirs = art.generate(images, y=_art_labels(labels))
     assert np.abs(ours - theirs).max() < 1e-6
 
@@ -69,7 +80,7 @@ def test_pgd_is_at_least_as_strong_as_arts_with_the_same_budget(model, data):
     steps = 20
     step = attacks.default_step_size(EPSILON, steps)
     ours = _accuracy(model, attacks.pgd(model, images, labels, EPSILON, step, steps, seed=0), labels)
-    art = ProjectedGradientDescent(ensemble.art_classifier(model), norm=np.inf, eps=EPSILON, eps_step=step,
+    art = ProjectedGradientDescent(_art_classifier(model), norm=np.inf, eps=EPSILON, eps_step=step,
                                    max_iter=steps, num_random_init=1, batch_size=300, verbose=False)
     np.random.seed(0)
     theirs = _accuracy(model, art.generate(images, y=_art_labels(labels)), labels)
@@ -84,10 +95,10 @@ def test_apgd_is_at_least_as_strong_as_arts_with_the_same_budget(model, data, lo
     images, labels, _ = data
     images, labels = images[:150], labels[:150]  # ART's DLR loss loops over the images in Python
     steps = 20
-    adversarial = ensemble.apgd(model, images, labels, EPSILON, steps, loss=loss, seed=0)
+    adversarial = strong_attacks.apgd(model, images, labels, EPSILON, steps, loss=loss, seed=0)
     assert np.abs(adversarial - images).max() <= EPSILON + 1e-6
     assert adversarial.min() >= 0.0 and adversarial.max() <= 1.0
-    art = AutoProjectedGradientDescent(ensemble.art_classifier(model), norm=np.inf, eps=EPSILON,
+    art = AutoProjectedGradientDescent(_art_classifier(model), norm=np.inf, eps=EPSILON,
                                        eps_step=2 * EPSILON, max_iter=steps, nb_random_init=1, batch_size=150,
                                        loss_type=art_loss, verbose=False)
     np.random.seed(0)
@@ -100,24 +111,24 @@ def test_apgd_is_at_least_as_strong_as_arts_with_the_same_budget(model, data, lo
 def test_apgd_beats_a_single_fgsm_step_and_restarts_only_help(model, data):
     images, labels, _ = data
     fgsm = _accuracy(model, attacks.fgsm(model, images, labels, EPSILON), labels)
-    one = _accuracy(model, ensemble.apgd(model, images, labels, EPSILON, 10, seed=0), labels)
-    two = _accuracy(model, ensemble.apgd(model, images, labels, EPSILON, 10, restarts=2, seed=0), labels)
+    one = _accuracy(model, strong_attacks.apgd(model, images, labels, EPSILON, 10, seed=0), labels)
+    two = _accuracy(model, strong_attacks.apgd(model, images, labels, EPSILON, 10, restarts=2, seed=0), labels)
     assert one < fgsm
     assert two <= one  # the second start runs only on the images the first left alone
 
 
 def test_apgd_checkpoints_follow_the_paper():
     # p = 0, 0.22, 0.41, 0.57, 0.70, 0.80, 0.87, 0.93, 0.99 (Croce & Hein 2020, section 3.2)
-    assert ensemble.apgd_checkpoints(100) == [22, 41, 57, 70, 80, 87, 93, 99]
-    assert ensemble.apgd_checkpoints(1) == []
+    assert strong_attacks._apgd_checkpoints(100) == [22, 41, 57, 70, 80, 87, 93, 99]
+    assert strong_attacks._apgd_checkpoints(1) == []
 
 
 def test_apgd_refuses_bad_arguments(model, data):
     images, labels, _ = data
     with pytest.raises(ValueError, match="loss"):
-        ensemble.apgd(model, images[:4], labels[:4], EPSILON, 5, loss="hinge")
+        strong_attacks.apgd(model, images[:4], labels[:4], EPSILON, 5, loss="hinge")
     with pytest.raises(ValueError, match="epsilon"):
-        ensemble.apgd(model, images[:4], labels[:4], 2.0, 5)
+        strong_attacks.apgd(model, images[:4], labels[:4], 2.0, 5)
 
 
 def test_square_is_at_least_as_strong_as_arts_with_the_same_queries(model, data):
@@ -126,11 +137,11 @@ def test_square_is_at_least_as_strong_as_arts_with_the_same_queries(model, data)
     images, labels, _ = data
     images, labels = images[:150], labels[:150]
     queries = 100
-    ours = ensemble.square(model, images, labels, EPSILON, queries=queries, seed=0)
+    ours = strong_attacks.square(model, images, labels, EPSILON, queries=queries, seed=0)
     assert np.abs(ours - images).max() <= EPSILON + 1e-6
     assert ours.min() >= 0.0 and ours.max() <= 1.0
     np.random.seed(0)
-    art = SquareAttack(ensemble.art_classifier(model), norm=np.inf, eps=EPSILON, max_iter=queries, nb_restarts=1,
+    art = SquareAttack(_art_classifier(model), norm=np.inf, eps=EPSILON, max_iter=queries, nb_restarts=1,
                        batch_size=150, verbose=False)
     theirs = _accuracy(model, art.generate(images, y=_art_labels(labels)), labels)
     assert _accuracy(model, images, labels) - theirs > 0.1
@@ -138,7 +149,7 @@ def test_square_is_at_least_as_strong_as_arts_with_the_same_queries(model, data)
 
 
 def test_square_window_shrinks_on_the_papers_schedule():
-    fractions = [float(ensemble._square_fraction(i, 10_000, 0.8)) for i in (0, 10, 11, 51, 201, 9000)]
+    fractions = [float(strong_attacks._square_fraction(i, 10_000, 0.8)) for i in (0, 10, 11, 51, 201, 9000)]
     assert fractions == pytest.approx([0.8, 0.8, 0.4, 0.2, 0.1, 0.8 / 512])
 
 
@@ -155,7 +166,7 @@ def test_square_finds_what_gradient_masking_hides_from_pgd(model, data):
     masked = _masked(model)
     clean = _accuracy(masked, images, labels)
     pgd = _accuracy(masked, attacks.pgd(masked, images, labels, EPSILON, steps=10, seed=0), labels)
-    square = ensemble.square(model, images, labels, EPSILON, queries=200, seed=0)
+    square = strong_attacks.square(model, images, labels, EPSILON, queries=200, seed=0)
     assert np.abs(square - images).max() <= EPSILON + 1e-6
     assert pgd > clean - 0.15  # a zero gradient leaves PGD with its random start only
     assert _accuracy(masked, square, labels) < pgd - 0.2  # the gradient-free attack is not fooled by it

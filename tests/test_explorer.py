@@ -20,16 +20,16 @@ def cnn_and_images():
 
 def test_the_explorer_runs_the_series_attacks(cnn_and_images):
     model, images, labels = cnn_and_images
-    got = explorer.adversarial_example(model, images[0], labels[0], "FGSM", "linf", 0.1)
+    got = explorer._adversarial_example(model, images[0], labels[0], "FGSM", "linf", 0.1)
     np.testing.assert_allclose(got, attacks.fgsm(model, images[:1], labels[:1], 0.1)[0])
-    got = explorer.adversarial_example(model, images[1], labels[1], "PGD-10", "l2", 1.0)
+    got = explorer._adversarial_example(model, images[1], labels[1], "PGD-10", "l2", 1.0)
     np.testing.assert_allclose(got, attacks.pgd(model, images[1:2], labels[1:2], 1.0, steps=10, norm="l2", seed=0)[0])
-    np.testing.assert_array_equal(explorer.adversarial_example(model, images[0], labels[0], "FGSM", "linf", 0), images[0])
+    np.testing.assert_array_equal(explorer._adversarial_example(model, images[0], labels[0], "FGSM", "linf", 0), images[0])
 
 
 def test_top_classes_are_sorted_probabilities(cnn_and_images):
     model, images, _ = cnn_and_images
-    top = explorer.top_classes(model, images[0])
+    top = explorer._top_classes(model, images[0])
     probabilities = model.predict(images[:1], verbose=0)[0]
     assert [k for k, _ in top] == list(np.argsort(probabilities)[::-1][:3])
     assert [p for _, p in top] == sorted((p for _, p in top), reverse=True)
@@ -56,6 +56,6 @@ def test_widget_redraws_when_a_control_moves(cnn_and_images):
 
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="attack must be one of"):
-        explorer.adversarial_example(models.build_cnn(), np.zeros((28, 28, 1)), 0, "CW", "linf", 0.1)
+        explorer._adversarial_example(models.build_cnn(), np.zeros((28, 28, 1)), 0, "CW", "linf", 0.1)
     with pytest.raises(ValueError, match="models is empty"):
         explorer.explorer_figure({}, np.zeros((1, 28, 28, 1)), [0])

@@ -130,7 +130,7 @@ def test_a_graph_file_naming_unknown_nodes_is_refused(tmp_path):
     tsv = tmp_path / "graph.tsv"
     tsv.write_text("a\tb\t0.9\nb\ta\t0.9\nb\tz\t0.95\nz\tb\t0.95\n")
     with pytest.raises(graphs.GraphError, match="not among ids, e.g. \\['z'\\]"):
-        nsl_tools.read_graph(tsv, ["a", "b", "c"], 0.9)
+        nsl_tools._read_graph(tsv, ["a", "b", "c"], 0.9)
 
 
 def test_an_empty_graph_is_refused_with_the_best_similarity():

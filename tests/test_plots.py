@@ -18,15 +18,15 @@ def close_figures():
 
 
 def test_each_model_keeps_its_colour():
-    assert plots.color_for("cnn") == plots.MODEL_COLORS["cnn"]
-    assert plots.color_for("VGG19") == plots.MODEL_COLORS["vgg19"]
+    assert plots.color_for("cnn") == plots._MODEL_COLORS["cnn"]
+    assert plots.color_for("VGG19") == plots._MODEL_COLORS["vgg19"]
     assert plots.color_for("adv-regularized") != plots.color_for("base")
     # Another model whose name starts like a known one is another model, with its own colour.
     assert plots.color_for("cnn (dropout)") != plots.color_for("cnn")
     new_names = ["graph-regularized", "label propagation", "cnn (dropout)", "multiplier 0"]
     colours = [plots.color_for(name) for name in new_names]
     assert len(set(colours)) == len(new_names), "two new models share a colour"
-    assert not set(colours) & set(plots.MODEL_COLORS.values()), "a new model took a known model's colour"
+    assert not set(colours) & set(plots._MODEL_COLORS.values()), "a new model took a known model's colour"
     assert [plots.color_for(name) for name in new_names] == colours, "a model changed colour between figures"
 
 
@@ -62,7 +62,7 @@ def test_robustness_curve_one_line_per_model_and_attack_in_the_model_colour():
     fig = plots.plot_robustness_curve(rows)
     lines = fig.axes[0].get_lines()
     assert len(lines) == 4
-    assert {line.get_color() for line in lines} == {plots.MODEL_COLORS["cnn"], plots.MODEL_COLORS["vgg19"]}
+    assert {line.get_color() for line in lines} == {plots._MODEL_COLORS["cnn"], plots._MODEL_COLORS["vgg19"]}
     assert "L-inf" in fig.axes[0].get_xlabel()
     with pytest.raises(ValueError, match="at least one row"):
         plots.plot_robustness_curve([])
