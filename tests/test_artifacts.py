@@ -1,6 +1,5 @@
 """helpers.artifacts: saved models written atomically, checked when read back, paths printed relative."""
 
-import dataclasses
 import json
 import os
 
@@ -18,12 +17,6 @@ IMAGES = np.random.default_rng(2).random((5, 28, 28, 1), dtype=np.float32)
 @pytest.fixture(scope="module")
 def smoke_profile():
     return get_profile("smoke")
-
-
-@pytest.fixture(scope="module")
-def quick_profile(smoke_profile):
-    """The smoke profile on fewer images: get_trained_cnn trains in a few seconds."""
-    return dataclasses.replace(smoke_profile, train_size=300, test_size=200)
 
 
 def _cnn(seed):
@@ -63,12 +56,12 @@ def test_vgg_wrapper_round_trip_keeps_custom_layers(tmp_path, smoke_profile, cap
     assert metadata["pretrained"] is False and "RANDOM weights" in capsys.readouterr().out
 
 
-def test_get_trained_cnn_trains_when_missing_then_loads(tmp_path, quick_profile, capsys):
-    dataset = data.load_sample()
-    trained = artifacts.get_trained_cnn(quick_profile, dataset, root=tmp_path, verbose=0)
-    assert "No saved CNN from notebook 01 found" in capsys.readouterr().out
-    assert (tmp_path / "smoke" / "cnn.keras").is_file()
-    reloaded = artifacts.get_trained_cnn(quick_profile, dataset, root=tmp_path, verbose=0)
+def test_get_trained_cnn_trains_when_missing_then_loads(saved_cnn, quick_profile, sample, capsys):
+    root, trained, printed = saved_cnn  # get_trained_cnn with nothing saved under root (tests/conftest.py)
+    dataset = sample
+    assert "No saved CNN from notebook 01 found" in printed and "Saved it to" in printed
+    assert (root / "smoke" / "cnn.keras").is_file()
+    reloaded = artifacts.get_trained_cnn(quick_profile, dataset, root=root, verbose=0)
     assert "Loaded the CNN" in capsys.readouterr().out
     images = data.to_model_input(dataset.x_test[:20])
     np.testing.assert_array_equal(reloaded.predict(images, verbose=0), trained.predict(images, verbose=0))

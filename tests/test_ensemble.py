@@ -6,26 +6,21 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import attacks, ensemble, models, strong_attacks
-from helpers.data import load_sample, to_model_input
+from helpers import attacks, ensemble, strong_attacks
+from helpers.data import to_model_input
 
 EPSILON = 0.1
 
 
 @pytest.fixture(scope="module")
-def data():
-    sample = load_sample()
+def data(sample):
     return to_model_input(sample.x_test[:300]), sample.y_test[:300].astype(np.int64), sample
 
 
 @pytest.fixture(scope="module")
-def model(data):
-    """The series' CNN after one short epoch on the bundled sample: weak but far from random."""
-    tf.keras.utils.set_random_seed(0)
-    sample = data[2]
-    cnn = models.build_cnn()
-    cnn.fit(to_model_input(sample.x_train), sample.y_train, epochs=2, batch_size=64, verbose=0)
-    return cnn
+def model(trained_cnn):
+    """The series' CNN after two short epochs on the bundled sample (tests/conftest.py): weak but far from random."""
+    return trained_cnn
 
 
 def _accuracy(model, images, labels):

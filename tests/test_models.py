@@ -12,10 +12,18 @@ BLOCK5_PARAMS = 4 * (3 * 3 * 512 * 512 + 512)
 
 
 @pytest.fixture(scope="module")
-def vgg():
-    """One randomly initialised VGG-19 classifier at 32x32, shared by the tests."""
-    model, status = models.build_vgg19(32, weights=None)
-    return model, status
+def vgg(vgg19):
+    """The session's randomly initialised VGG-19 classifier at 32x32 (tests/conftest.py builds it once)."""
+    return vgg19
+
+
+@pytest.fixture(scope="module")
+def plain_base():
+    """Keras's own VGG-19 base (plain Conv2D layers), random weights: what the series' fast base is compared with.
+
+    Each test that uses it sets the weights it needs first.
+    """
+    return tf.keras.applications.VGG19(include_top=False, weights=None, input_shape=(32, 32, 3))
 
 
 def test_cnn_shapes_and_input_name():
@@ -62,8 +70,8 @@ def test_vgg_preprocessing_of_colour_images():
     np.testing.assert_allclose(inside[..., 0], images[..., 2] * 255.0 - 103.939, atol=1e-3)
 
 
-def test_weights_file_is_loaded(tmp_path):
-    source = tf.keras.applications.VGG19(include_top=False, weights=None, input_shape=(32, 32, 3))
+def test_weights_file_is_loaded(tmp_path, plain_base):
+    source = plain_base  # Keras's own VGG-19 base, as Keras's weights file is saved from
     kernel, bias = source.get_layer("block1_conv1").get_weights()
     known_kernel = np.arange(kernel.size, dtype=np.float32).reshape(kernel.shape) / kernel.size
     source.get_layer("block1_conv1").set_weights([known_kernel, np.full_like(bias, 0.25)])
@@ -76,6 +84,7 @@ def test_weights_file_is_loaded(tmp_path):
     loaded_kernel, loaded_bias = base.get_layer("block1_conv1").get_weights()
     np.testing.assert_array_equal(loaded_kernel, known_kernel)
     np.testing.assert_array_equal(loaded_bias, 0.25)
+    assert len(base.get_weights()) == len(source.get_weights()) == 32  # 16 convolutions: kernel and bias each
     for expected, found in zip(source.get_weights(), base.get_weights()):
         np.testing.assert_array_equal(expected, found)
 
@@ -85,7 +94,8 @@ def test_missing_weights_file_is_a_clear_error(tmp_path):
         models.load_vgg19_base(tmp_path / "nowhere.h5")
 
 
-def test_corrupt_weights_file_is_a_clear_error(tmp_path):
+def test_corrupt_weights_file_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(models, "_vgg19", lambda weights, input_shape: _tiny_base())  # the file fails, not the base
     path = tmp_path / "corrupt.h5"
     path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(256)) * 4)
     with pytest.raises(models.WeightsError, match="could not be loaded"):
@@ -98,17 +108,19 @@ def test_random_weights_are_not_reported_as_pretrained(vgg):
     assert "RANDOM" in status.label and "NOT PRETRAINED" in status.banner()
 
 
-def test_failed_imagenet_download_falls_back_honestly(monkeypatch):
-    real = models._vgg19
+def test_failed_imagenet_download_falls_back_honestly(monkeypatch, vgg):
+    calls = []
 
     def offline(weights, input_shape):
+        calls.append((weights, input_shape))
         if weights == "imagenet":
             raise Exception("URL fetch failure: Name or service not known")
-        return real(weights, input_shape)
+        return models.vgg19_base_of(vgg[0])  # a random base, as models._vgg19(None, ...) builds (built once: vgg19)
 
     monkeypatch.setattr(models, "_vgg19", offline)
     base, status = models.load_vgg19_base("imagenet")
-    assert base.output_shape == (None, 1, 1, 512)
+    assert calls == [("imagenet", (32, 32, 3)), (None, (32, 32, 3))], "the fallback asks for a random base, same shape"
+    assert base is models.vgg19_base_of(vgg[0]) and base.output_shape == (None, 1, 1, 512)
     assert not status.pretrained and status.source == "random"
     assert "could not be loaded" in status.message and "URL fetch failure" in status.message
 
@@ -134,12 +146,12 @@ def test_vgg_needs_32_pixels():
         models.build_vgg19(28, weights=None)
 
 
-def _tiny_base():
+def _tiny_base(conv=tf.keras.layers.Conv2D):
     """A stand-in for VGG-19's base: one conv per block, same layer names, 32x32 -> 1x1."""
     inputs = tf.keras.Input((32, 32, 3))
     x = inputs
     for block in range(1, 6):
-        x = tf.keras.layers.Conv2D(4, 3, padding="same", name=f"block{block}_conv1")(x)
+        x = conv(4, 3, padding="same", name=f"block{block}_conv1")(x)
         x = tf.keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
     return tf.keras.Model(inputs, x, name="vgg19")
 
@@ -195,12 +207,10 @@ def test_fast_path_only_where_the_formulation_holds():
         assert not layer._fast_path(images), config
 
 
-def test_vgg19_uses_fast_convolutions_and_attacks_give_the_same_images(tmp_path):
-    tf.keras.utils.set_random_seed(0)
-    model, _ = models.build_vgg19(32, weights=None)
+def test_vgg19_uses_fast_convolutions_and_attacks_give_the_same_images(vgg, plain_base):
+    model, _ = vgg
     base = models.vgg19_base_of(model)
     assert all(type(layer) is models.FastInputGradConv2D for layer in base.layers if "conv" in layer.name)
-    plain_base = tf.keras.applications.VGG19(include_top=False, weights=None, input_shape=(32, 32, 3))
     plain_base.set_weights(base.get_weights())
     plain, _ = models.build_vgg19(32, base=plain_base, status=models.PretrainedStatus(False, "random", "test"))
     plain.set_weights(model.get_weights())
@@ -210,7 +220,17 @@ def test_vgg19_uses_fast_convolutions_and_attacks_give_the_same_images(tmp_path)
 
     mine, theirs = attacks.fgsm(model, images, labels, 0.05), attacks.fgsm(plain, images, labels, 0.05)
     assert np.mean(np.isclose(mine, theirs, atol=1e-6)) >= 0.999  # FGSM's sign agrees on (nearly) every pixel
+
+
+def test_fast_convolutions_survive_save_and_load(tmp_path):
+    # The classifier of build_vgg19 around a fast base with VGG-19's layer names, small enough to save in a second
+    # (the 80 MB VGG-19 itself is saved by notebook 02 and loaded by notebook 03 in make test).
+    tf.keras.utils.set_random_seed(0)
+    fast_base = _tiny_base(conv=models.FastInputGradConv2D)
+    model, _ = models.build_vgg19(32, base=fast_base, status=_random_status())
     model.save(tmp_path / "vgg.keras")
     reloaded = tf.keras.models.load_model(tmp_path / "vgg.keras")
-    assert type(models.vgg19_base_of(reloaded).get_layer("block5_conv1")) is models.FastInputGradConv2D
+    for block in range(1, 6):
+        assert type(models.vgg19_base_of(reloaded).get_layer(f"block{block}_conv1")) is models.FastInputGradConv2D
+    images = np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32)
     np.testing.assert_allclose(reloaded.predict(images, verbose=0), model.predict(images, verbose=0), rtol=1e-5, atol=1e-6)

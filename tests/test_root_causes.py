@@ -5,8 +5,8 @@ or model) without a word; now the answer is right or an error names the argument
 or file and the fix.
 """
 
-import dataclasses
 import json
+import shutil
 
 import helpers  # noqa: F401  (selects Keras 2 before TensorFlow is imported)
 import numpy as np
@@ -14,29 +14,14 @@ import pytest
 import tensorflow as tf
 
 from helpers import artifacts, attacks, data, defenses, evaluation, sanity
-from helpers.profiles import get_profile
 
 L = tf.keras.layers
 
 
 @pytest.fixture(scope="module")
-def sample():
-    return data.load_sample()
-
-
-@pytest.fixture(scope="module")
-def trained(sample):
-    """A softmax regression on the bundled sample (~75% accurate), and 64 test images with their labels."""
-    tf.keras.utils.set_random_seed(0)
-    model = tf.keras.Sequential([L.Input((28, 28, 1), name="image"), L.Flatten(), L.Dense(10, activation="softmax")])
-    model.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
-    model.fit(data.to_model_input(sample.x_train), sample.y_train, epochs=2, batch_size=100, verbose=0)
-    return model, data.to_model_input(sample.x_test[:64]), sample.y_test[:64].astype(np.int64)
-
-
-@pytest.fixture(scope="module")
-def quick_profile():
-    return dataclasses.replace(get_profile("smoke"), train_size=300, test_size=200)
+def trained(sample, trained_linear):
+    """A softmax regression on the bundled sample (~75% accurate; tests/conftest.py), and 64 test images with labels."""
+    return trained_linear(0), data.to_model_input(sample.x_test[:64]), sample.y_test[:64].astype(np.int64)
 
 
 # 1. evaluation.accuracy did not check labels: (N, 1) labels were argmax'ed to class 0.
@@ -211,8 +196,11 @@ def test_9_subset_refuses_a_negative_size(sample):
 
 # 10. Saving was not atomic: a broken cnn.keras raised OSError from h5py naming no path and was not retrained;
 #     a truncated cnn.json raised a bare JSONDecodeError. (Interrupted saves themselves: test_artifacts.py.)
-def test_10_an_unreadable_artifact_is_reported_with_its_path_and_retrained(tmp_path, quick_profile, sample, capsys):
+def test_10_an_unreadable_artifact_is_reported_with_its_path_and_retrained(tmp_path, quick_profile, sample, saved_cnn,
+                                                                           capsys):
+    shutil.copytree(saved_cnn[0] / "smoke", tmp_path / "smoke")  # a CNN trained and saved by get_trained_cnn
     first = artifacts.get_trained_cnn(quick_profile, sample, root=tmp_path, verbose=0)
+    assert "Loaded the CNN" in capsys.readouterr().out
     folder = tmp_path / "smoke"
     (folder / "cnn.keras").write_bytes((folder / "cnn.keras").read_bytes()[:4096])  # what a killed write leaves
     second = artifacts.get_trained_cnn(quick_profile, sample, root=tmp_path, verbose=0)
