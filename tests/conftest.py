@@ -71,7 +71,6 @@ def trained_cnn(sample):
     return cnn
 
 
-
 @pytest.fixture(scope="session")
 def quick_profile():
     """The smoke profile on fewer images: get_trained_cnn trains in a few seconds."""

@@ -223,8 +223,8 @@ def test_vgg19_uses_fast_convolutions_and_attacks_give_the_same_images(vgg, plai
 
 
 def test_fast_convolutions_survive_save_and_load(tmp_path):
-    # The classifier of build_vgg19 around a fast base with VGG-19's layer names, small enough to save in a second
-    # (the 80 MB VGG-19 itself is saved by notebook 02 and loaded by notebook 03 in make test).
+    # The classifier of build_vgg19 around a fast base with VGG-19's layer names: what is saved and loaded per layer
+    # does not depend on the base's size, and this one saves in a second (VGG-19's 80 MB take tens of seconds).
     tf.keras.utils.set_random_seed(0)
     fast_base = _tiny_base(conv=models.FastInputGradConv2D)
     model, _ = models.build_vgg19(32, base=fast_base, status=_random_status())
