@@ -26,7 +26,7 @@ help:
 	@echo "make prepare    give every notebook its slides, presenter notes, kernel, Colab cell (after editing one)"
 	@echo "make execute    re-run every notebook in place (ADVLEARN_PROFILE, default workshop) to refresh outputs;"
 	@echo "                fails when a claim of a notebook no longer holds. ONLY=notebooks/03_*.ipynb runs some"
-	@echo "make models     copy the ready-trained models (pretrained/) into artifacts/workshop/; or ADVLEARN_PRETRAINED=1 make lab"
+	@echo "make models     save the ready-trained models (pretrained/) into artifacts/workshop/; or ADVLEARN_PRETRAINED=1 make lab"
 	@echo "make prefetch   download and check the dataset and VGG-19 weights before going offline"
 	@echo "make benchmark  attack throughput benchmark"
 	@echo "make compat     make test on Colab's stack ($(COLAB_PINS)) in a second environment, $(COMPAT_VENV)"

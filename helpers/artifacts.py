@@ -25,6 +25,7 @@ import json
 import os
 import time
 import uuid
+from importlib.metadata import version as _package_version
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -39,6 +40,7 @@ from helpers import models as _models
 
 __all__ = [
     "ArtifactError",
+    "RESERVED_KEYS",
     "relative_path",
     "artifact_dir",
     "save_model",
@@ -51,7 +53,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 _ARTIFACTS_DIR = REPO_ROOT / "artifacts"
 # Raised when what save_model writes changes; older artifacts are then reported and retrained.
 _FORMAT_VERSION = 1
-_RESERVED = ("name", "profile", "format_version", "input_shape", "classes", "sha256", "saved_at")
+RESERVED_KEYS = (
+    "name", "profile", "format_version", "input_shape", "classes", "sha256", "saved_at", "weights_only", "tf_keras",
+)
+_TF_KERAS = _package_version("tf-keras")
 
 
 class ArtifactError(RuntimeError):
@@ -76,6 +81,10 @@ def artifact_dir(profile, root: Path | None = None) -> Path:
 # ----------------------------------------------------------------------------
 # Writing.
 # ----------------------------------------------------------------------------
+
+
+def _model_path(folder: Path, name: str, weights_only: bool) -> Path:
+    return folder / (f"{name}-weights.h5" if weights_only else f"{name}.keras")
 
 
 def _sha256(path: Path) -> str:
@@ -134,7 +143,10 @@ def _shape_of(model) -> tuple[list | None, int | None]:
     return input_shape, classes
 
 
-def save_model(model: tf.keras.Model, name: str, profile, metadata: Mapping | None = None, root: Path | None = None) -> Path:
+def save_model(
+    model: tf.keras.Model, name: str, profile, metadata: Mapping | None = None, root: Path | None = None,
+    *, weights_only: bool = False,
+) -> Path:
     """Save ``model`` as ``artifacts/<profile>/<name>.keras`` with a ``<name>.json`` beside it; returns the model's path.
 
     ``metadata`` (numbers, strings, lists...: accuracy, whether weights were
@@ -144,6 +156,9 @@ def save_model(model: tf.keras.Model, name: str, profile, metadata: Mapping | No
     and then renamed into place, the metadata last: an interrupted save leaves
     the previous files, or a pair whose checksum tells :func:`load_saved_model`
     they do not belong together, never a half-written file.
+
+    ``weights_only=True`` saves only the weights, as ``<name>-weights.h5`` (HDF5, read by every tf-keras 2 version;
+    a ``.keras`` file written by tf-keras 2.21 cannot be read by 2.20): :func:`load_saved_model` then needs ``build``.
     """
     checks.check_model(model)
     name = checks.check_file_name(name)
@@ -151,7 +166,7 @@ def save_model(model: tf.keras.Model, name: str, profile, metadata: Mapping | No
     if metadata is not None and not isinstance(metadata, Mapping):
         raise TypeError(f"metadata must be a dict or None, got {type(metadata).__name__}.")
     metadata = dict(metadata or {})
-    reserved = sorted(set(metadata) & set(_RESERVED))
+    reserved = sorted(set(metadata) & set(RESERVED_KEYS))
     if reserved:
         raise ValueError(
             f"metadata uses the key(s) {', '.join(map(repr, reserved))}, which save_model writes itself; rename them."
@@ -160,14 +175,15 @@ def save_model(model: tf.keras.Model, name: str, profile, metadata: Mapping | No
 
     folder = artifact_dir(profile, root)
     folder.mkdir(parents=True, exist_ok=True)
-    path, info_path = folder / f"{name}.keras", folder / f"{name}.json"
-    model_file = _write_temporary(path, lambda temporary: model.save(temporary))
+    path, info_path = _model_path(folder, name, weights_only), folder / f"{name}.json"
+    write = model.save_weights if weights_only else model.save
+    model_file = _write_temporary(path, lambda temporary: write(temporary))
     try:
         input_shape, classes = _shape_of(model)
         info = {
             "name": name, "profile": profile.name, "format_version": _FORMAT_VERSION, "input_shape": input_shape,
             "classes": classes, "sha256": _sha256(model_file), "saved_at": time.strftime("%Y-%m-%d %H:%M:%S"),
-            **metadata,
+            "weights_only": weights_only, "tf_keras": _TF_KERAS, **metadata,
         }
         text = json.dumps(info, indent=2, default=_json_value)
         info_file = _write_temporary(info_path, lambda temporary: temporary.write_text(text))
@@ -232,8 +248,14 @@ def _mismatches(metadata: dict, name: str, profile, input_shape, classes) -> lis
     return problems
 
 
-def load_saved_model(name: str, profile, root: Path | None = None, *, input_shape=None, classes: int | None = None):
+def load_saved_model(
+    name: str, profile, root: Path | None = None, *, input_shape=None, classes: int | None = None,
+    build: Callable[[], tf.keras.Model] | None = None,
+):
     """``(model, metadata)`` saved by :func:`save_model`, or ``(None, None)`` when there is none.
+
+    With ``build`` (a function returning the untrained, compiled architecture), it reads the weights saved with
+    ``weights_only=True`` into ``build()``'s model.
 
     Raises :class:`ArtifactError`, naming the file and why, when the saved model
     cannot be used: its metadata is missing or unreadable, its format version
@@ -244,8 +266,10 @@ def load_saved_model(name: str, profile, root: Path | None = None, *, input_shap
     name = checks.check_file_name(name)
     profile = check_profile(profile)
     classes = checks.check_whole_number(classes, "classes", minimum=2, allow_none=True)
+    if build is not None and not callable(build):
+        raise TypeError(f"build must be a function returning the model to load the weights into, not {build!r}.")
     folder = artifact_dir(profile, root)
-    path, info_path = folder / f"{name}.keras", folder / f"{name}.json"
+    path, info_path = _model_path(folder, name, build is not None), folder / f"{name}.json"
     if not path.exists():
         return None, None
     where = relative_path(path)
@@ -261,9 +285,17 @@ def load_saved_model(name: str, profile, root: Path | None = None, *, input_shap
             "saves (one was interrupted) or one was changed."
         )
     try:
-        model = tf.keras.models.load_model(path)
+        if build is None:
+            model = tf.keras.models.load_model(path)
+        else:
+            model = build()
+            model.load_weights(path)
     except Exception as error:  # h5py OSError, zipfile BadZipFile, Keras ValueError...
-        raise ArtifactError(f"{where} cannot be loaded ({_first_line(error)}): it is truncated or corrupted.") from error
+        saved_by = metadata.get("tf_keras", "an unrecorded version")
+        raise ArtifactError(
+            f"{where} cannot be loaded ({_first_line(error)}): it is truncated or corrupted, or tf-keras {_TF_KERAS} "
+            f"cannot read what tf-keras {saved_by} wrote (delete it to retrain)."
+        ) from error
     if list(_shape_of(model)) != [metadata.get("input_shape"), metadata.get("classes")]:
         raise ArtifactError(f"{where} holds a model whose input or output shape differs from its metadata.")
     return model, metadata

@@ -1,9 +1,11 @@
 """Ready-trained models for slow laptops: notebook 01's CNN, notebook 03's LeNet and notebook 04's defended CNN.
 
 They were trained by the workshop recipe itself: the notebooks, executed in the workshop profile, saved them in
-``artifacts/workshop/``, and ``scripts/make_pretrained.py`` copied them (with a fresh, unbuilt optimizer) into
-``pretrained/workshop/`` with metadata: the SHA-256 of each file, the recipe, the versions that trained it and its
-accuracy on the full test split and on the bundled sample (which ``tests/test_pretrained.py`` re-measures).
+``artifacts/workshop/``, and ``scripts/make_pretrained.py`` saved their weights into ``pretrained/workshop/`` with
+metadata: the SHA-256 of each file, the recipe, the versions that trained it and its accuracy on the full test split
+and on the bundled sample (which ``tests/test_pretrained.py`` re-measures). Only the weights ship (HDF5, which every
+tf-keras 2 reads; Colab's tf-keras 2.20 cannot read a ``.keras`` file written by 2.21): the architecture is the
+lessons' own code (:data:`_BUILDERS`).
 
 They are used only on request:
 
@@ -16,10 +18,9 @@ They are used only on request:
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
-from helpers import artifacts
+from helpers import artifacts, models
 from helpers.profiles import get_profile
 
 __all__ = ["PRETRAINED_DIR", "READY", "ready_trained"]
@@ -28,6 +29,11 @@ PRETRAINED_DIR = artifacts.REPO_ROOT / "pretrained"
 READY = {"cnn": "notebook 01", "lenet": "notebook 03", "nsl_adv_regularized": "notebook 04"}
 _ENVIRONMENT_VARIABLE = "ADVLEARN_PRETRAINED"
 _YES, _NO = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+_BUILDERS = {  # the untrained, compiled architecture each set of weights goes into
+    "cnn": models.build_cnn,
+    "lenet": models.build_lenet,
+    "nsl_adv_regularized": lambda: models.build_cnn(name="adv_regularized"),  # notebook 04's base
+}
 
 
 def _requested() -> bool:
@@ -50,10 +56,11 @@ def _check_name(name: str) -> str:
 def _load(name: str, root: Path | None = None):
     """``(model, metadata)`` of a ready-trained model, its checksum checked; raises when it is missing."""
     name = _check_name(name)
-    model, metadata = artifacts.load_saved_model(name, get_profile("workshop"), root or PRETRAINED_DIR)
+    model, metadata = artifacts.load_saved_model(
+        name, get_profile("workshop"), root or PRETRAINED_DIR, build=_BUILDERS[name])
     if model is None:
         raise FileNotFoundError(
-            f"pretrained/workshop/{name}.keras is missing: this checkout has no ready-trained {name}. "
+            f"pretrained/workshop/{name}-weights.h5 is missing: this checkout has no ready-trained {name}. "
             "Restore it with git (git checkout -- pretrained), or unset ADVLEARN_PRETRAINED to train it here."
         )
     return model, metadata
@@ -77,21 +84,17 @@ def ready_trained(name: str, root: Path | None = None):
 
 
 def _install(root: Path | None = None, target: Path | None = None) -> list[Path]:
-    """Copy the ready-trained models into ``artifacts/workshop/`` (``make models``); returns the files written.
+    """Save the ready-trained models into ``artifacts/workshop/`` (``make models``); returns the files written.
 
-    Each file is checked against its checksum first, and copied to a temporary name then renamed into place.
+    Each is loaded (its checksum checked) and saved as the notebooks save what they train, by this tf-keras, with
+    its metadata, marked ``ready_trained``.
     """
-    source = artifacts.artifact_dir(get_profile("workshop"), root or PRETRAINED_DIR)
-    folder = artifacts.artifact_dir(get_profile("workshop"), target)
-    folder.mkdir(parents=True, exist_ok=True)
+    loaded = {name: _load(name, root) for name in READY}  # a missing or changed file stops before anything is written
     written = []
-    for name in READY:
-        _load(name, root)  # refuses a missing or changed file before anything is copied
-        for suffix in (".keras", ".json"):  # metadata last: it vouches for the model file
-            temporary = folder / f".{name}{suffix}.partial"
-            shutil.copyfile(source / f"{name}{suffix}", temporary)
-            os.replace(temporary, folder / f"{name}{suffix}")
-            written.append(folder / f"{name}{suffix}")
+    for name, (model, metadata) in loaded.items():
+        kept = {key: value for key, value in metadata.items() if key not in artifacts.RESERVED_KEYS}
+        path = artifacts.save_model(model, name, get_profile("workshop"), {**kept, "ready_trained": True}, target)
+        written += [path, path.with_suffix(".json")]
     return written
 
 

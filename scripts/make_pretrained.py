@@ -4,9 +4,10 @@
         notebooks/04_adversarial_regularization_nsl.ipynb"     # the recipe: the notebooks themselves
     python scripts/make_pretrained.py                          # then this
 
-Reads artifacts/workshop/{cnn,lenet,nsl_adv_regularized}.keras (checked against their metadata) and saves each into
-pretrained/workshop/ without its optimizer state (a clone with the same weights, compiled as the series compiles its
-classifiers), with its metadata plus: the notebook that trained it, the TensorFlow and tf-keras versions, and its
+Reads artifacts/workshop/{cnn,lenet,nsl_adv_regularized}.keras (checked against their metadata) and saves the weights
+of each into pretrained/workshop/<name>-weights.h5 (HDF5: every tf-keras 2 reads it, while Colab's tf-keras 2.20
+cannot read a .keras file written by 2.21; helpers.pretrained builds the architecture from the lessons' code), with its
+metadata plus: the notebook that trained it, the TensorFlow and tf-keras versions, and its
 accuracy on the bundled sample's test images (``sample_accuracy``), which tests/test_pretrained.py measures again.
 Machine paths are left out of the metadata.
 """
@@ -17,9 +18,8 @@ import sys
 from importlib.metadata import version
 
 import helpers
-import tensorflow as tf
 
-from helpers import artifacts, data, evaluation, models, pretrained
+from helpers import artifacts, data, evaluation, pretrained
 from helpers.profiles import get_profile
 
 ACCURACY_KEYS = ("test_accuracy", "clean_test_accuracy")  # notebooks 01/03 and 04 name it differently
@@ -34,8 +34,7 @@ def main() -> int:
         if model is None:
             print(f"artifacts/workshop/{name}.keras is missing: execute {notebook} in the workshop profile first.")
             return 1
-        kept = {key: value for key, value in metadata.items()
-                if key not in ("name", "profile", "format_version", "input_shape", "classes", "sha256", "data")}
+        kept = {key: value for key, value in metadata.items() if key not in (*artifacts.RESERVED_KEYS, "data")}
         accuracy = next((metadata[key] for key in ACCURACY_KEYS if key in metadata), None)
         kept.update({
             "trained_by": f"{notebook}, workshop profile (full Fashion-MNIST)",
@@ -45,10 +44,7 @@ def main() -> int:
             "sample_images": len(y_sample),
         })
         kept.pop("saved_at", None)
-        shipped = tf.keras.models.clone_model(model)  # the same network and weights, a fresh optimizer:
-        shipped.set_weights(model.get_weights())  # its state is never built, so it is not saved (a third of the size)
-        models.compile_classifier(shipped)
-        path = artifacts.save_model(shipped, name, workshop, kept, root=pretrained.PRETRAINED_DIR)
+        path = artifacts.save_model(model, name, workshop, kept, root=pretrained.PRETRAINED_DIR, weights_only=True)
         print(f"{artifacts.relative_path(path)}: {path.stat().st_size / 1e6:.1f} MB, test accuracy {accuracy}, "
               f"sample accuracy {kept['sample_accuracy']:.4f} on {len(y_sample)} images")
     return 0
