@@ -88,6 +88,8 @@ def main(argv=None) -> int:
     parser.add_argument("--commit", help="clone this commit instead of HEAD")
     parser.add_argument("--overlay", nargs="*", default=[], help="copy these files of the working tree into the clone "
                         "(a pilot of uncommitted changes: the clone is the commit plus these files)")
+    parser.add_argument("--files-from", nargs="+", metavar=("COMMIT", "PATH"), help="take these paths as they were "
+                        "at COMMIT (e.g. the clone without one change: --files-from abc123^ helpers/profiles.py)")
     parser.add_argument("--durations", type=int, default=15, help="slowest tests kept per part")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--logs", type=Path, help="also write each part's full pytest output into this folder")
@@ -104,6 +106,9 @@ def main(argv=None) -> int:
         subprocess.run(["git", "checkout", "--quiet", commit], cwd=repo, check=True)
         for name in args.overlay:
             shutil.copy2(ROOT / name, repo / name)
+        if args.files_from:
+            subprocess.run(["git", "checkout", "--quiet", args.files_from[0], "--", *args.files_from[1:]], cwd=repo,
+                           check=True)
         (repo / ".venv").symlink_to(ROOT / ".venv")  # the installed packages; helpers comes from the clone
     else:
         repo = args.repo.resolve()
