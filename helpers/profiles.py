@@ -19,7 +19,7 @@ Every notebook reads the profile through :func:`get_profile` and nowhere else.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from helpers.checks import check_text
 
@@ -111,200 +111,89 @@ _CURVE = (0.0, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
 SOURCE_CLASSES = (0, 1, 2, 3, 4)
 TARGET_CLASSES = (5, 6, 7, 8, 9)
 
-PROFILES: dict[str, Profile] = {
-    "smoke": Profile(
-        name="smoke",
-        description="bundled 3,000-image sample, minimal training (checks that the code runs; numbers are not results)",
-        dataset="sample",
-        train_size=None,
-        test_size=None,
-        cnn_epochs=1,
-        batch_size=64,
-        transfer_source_classes=SOURCE_CLASSES,
-        transfer_target_classes=TARGET_CLASSES,
-        transfer_source_epochs=1,
-        transfer_budgets=(5, 20),
-        transfer_seeds=(0, 1),
-        transfer_steps=20,
-        transfer_finetune_steps=10,
-        vgg_image_size=32,
-        vgg_weights=None,
-        vgg_train_size=128,
-        vgg_test_size=64,
-        vgg_frozen_epochs=1,
-        vgg_finetune_epochs=1,
-        vgg_finetune_blocks=1,
-        attack_size=100,
-        lenet_epochs=1,
-        vgg_attack_size=16,
-        epsilons=(0.0, 0.05, 0.1, 0.3),
-        pgd_steps=5,
-        nsl_epochs=1,
-        nsl_train_size=1000,
-        nsl_multiplier=1.0,
-        nsl_epsilon=0.1,
-        nsl_pgd_iterations=2,
-        nsl_pgd_step=0.06,
-        nsl_start_from_base=True,
-        nsl_multipliers=(0.2,),
-        nsl_sweep_train_size=250,
-        nsl_sweep_epochs=1,
-        nsl_sweep_attack_size=50,
-        nsl_sweep_seeds=(0,),
-        ensemble_pgd_steps=10,
-        ensemble_pgd_restarts=2,
-        ensemble_apgd_steps=10,
-        ensemble_apgd_restarts=1,
-        ensemble_square_queries=50,
-        graph_pool_size=None,
-        graph_labels_per_class=10,
-        graph_validation_fraction=0.2,
-        graph_pca_dims=32,
-        graph_autoencoder_epochs=1,
-        graph_embedding="pca",
-        graph_threshold_sample=500,
-        graph_pca_thresholds=(0.7, 0.8, 0.9),
-        graph_autoencoder_thresholds=(0.95, 0.975, 0.99),
-        graph_lsh_splits=0,
-        graph_lsh_rounds=1,
-        graph_keep=5,
-        graph_neighbors=3,
-        graph_multiplier=2.0,
-        graph_steps=10,
-        graph_rounds=2,
-        graph_budgets=(5,),
-        graph_seeds=(0, 1),
-        graph_epsilons=(0.0, 0.05, 0.1, 0.3),
-    ),
-    "workshop": Profile(
-        name="workshop",
-        description="full Fashion-MNIST, short training: 2 to 11 minutes a notebook on a 2-core laptop CPU",
-        dataset="full",
-        train_size=None,
-        test_size=None,
-        cnn_epochs=4,
-        batch_size=128,
-        transfer_source_classes=SOURCE_CLASSES,
-        transfer_target_classes=TARGET_CLASSES,
-        transfer_source_epochs=3,
-        transfer_budgets=(10, 50, 300),
-        transfer_seeds=(0, 1, 2, 3, 4),
-        transfer_steps=200,
-        transfer_finetune_steps=100,
-        vgg_image_size=32,
-        vgg_weights="imagenet",
-        vgg_train_size=4000,
-        vgg_test_size=1000,
-        vgg_frozen_epochs=2,
-        vgg_finetune_epochs=1,
-        vgg_finetune_blocks=1,
-        attack_size=1000,
-        lenet_epochs=2,
-        vgg_attack_size=500,
-        epsilons=_CURVE,
-        pgd_steps=10,
-        nsl_epochs=2,
-        nsl_train_size=45000,
-        nsl_multiplier=2.0,
-        nsl_epsilon=0.1,
-        nsl_pgd_iterations=3,
-        nsl_pgd_step=0.05,
-        nsl_start_from_base=True,
-        nsl_multipliers=(0.2,),
-        nsl_sweep_train_size=5000,
-        nsl_sweep_epochs=1,
-        nsl_sweep_attack_size=200,
-        nsl_sweep_seeds=(0, 1, 2),
-        ensemble_pgd_steps=50,
-        ensemble_pgd_restarts=2,
-        ensemble_apgd_steps=50,
-        ensemble_apgd_restarts=1,
-        ensemble_square_queries=500,
-        graph_pool_size=10000,
-        graph_labels_per_class=10,
-        graph_validation_fraction=0.2,
-        graph_pca_dims=64,
-        graph_autoencoder_epochs=5,
-        graph_embedding="pca",
-        graph_threshold_sample=2000,
-        graph_pca_thresholds=(0.7, 0.8, 0.9),
-        graph_autoencoder_thresholds=(0.95, 0.975, 0.99),
-        graph_lsh_splits=10,
-        graph_lsh_rounds=10,
-        graph_keep=5,
-        graph_neighbors=3,
-        graph_multiplier=2.0,
-        graph_steps=600,  # half the pilots' 1,200: 3 seeds x 5 models fit (dev gain +2.4 vs +2.5 points)
-        graph_rounds=6,
-        graph_budgets=(),  # 7 minutes: no sweep here; solutions/05 exercise 5 runs 60 per class
-        graph_seeds=(0, 1, 2),
-        graph_epsilons=(0.0, 0.02, 0.05, 0.1, 0.3),
-    ),
-    "full": Profile(
-        name="full",
-        description="whole dataset, paper-sized training: meant for a GPU",
-        dataset="full",
-        train_size=None,
-        test_size=None,
-        cnn_epochs=15,
-        batch_size=128,
-        transfer_source_classes=SOURCE_CLASSES,
-        transfer_target_classes=TARGET_CLASSES,
-        transfer_source_epochs=5,
-        transfer_budgets=(10, 30, 100, 300, 1000),
-        transfer_seeds=(0, 1, 2, 3, 4),
-        transfer_steps=200,
-        transfer_finetune_steps=100,
-        vgg_image_size=32,
-        vgg_weights="imagenet",
-        vgg_train_size=None,
-        vgg_test_size=None,
-        vgg_frozen_epochs=5,
-        vgg_finetune_epochs=12,
-        vgg_finetune_blocks=5,
-        attack_size=10000,
-        lenet_epochs=5,
-        vgg_attack_size=1000,
-        epsilons=_CURVE,
-        pgd_steps=20,
-        nsl_epochs=10,
-        nsl_train_size=None,
-        nsl_multiplier=2.0,
-        nsl_epsilon=0.1,
-        nsl_pgd_iterations=3,
-        nsl_pgd_step=0.05,
-        nsl_start_from_base=True,
-        nsl_multipliers=(0.2, 4.0),
-        nsl_sweep_train_size=None,
-        nsl_sweep_epochs=3,
-        nsl_sweep_attack_size=2000,
-        nsl_sweep_seeds=(0, 1, 2),
-        ensemble_pgd_steps=100,
-        ensemble_pgd_restarts=5,
-        ensemble_apgd_steps=100,
-        ensemble_apgd_restarts=2,
-        ensemble_square_queries=5000,
-        graph_pool_size=None,
-        graph_labels_per_class=10,
-        graph_validation_fraction=0.2,
-        graph_pca_dims=64,
-        graph_autoencoder_epochs=20,
-        graph_embedding="pca",
-        graph_threshold_sample=5000,
-        graph_pca_thresholds=(0.7, 0.8, 0.9),
-        graph_autoencoder_thresholds=(0.95, 0.975, 0.99),
-        graph_lsh_splits=12,
-        graph_lsh_rounds=10,
-        graph_keep=5,
-        graph_neighbors=3,
-        graph_multiplier=2.0,
-        graph_steps=2400,
-        graph_rounds=8,
-        graph_budgets=(5, 30, 60, 300),
-        graph_seeds=(0, 1, 2),
-        graph_epsilons=_CURVE,
-    ),
-}
+# The workshop profile, written out: the committed notebooks' numbers come from it.
+_WORKSHOP = Profile(
+    name="workshop",
+    description="full Fashion-MNIST, short training: 2 to 11 minutes a notebook on a 2-core laptop CPU",
+    dataset="full", train_size=None, test_size=None,
+    # notebook 01
+    cnn_epochs=4, batch_size=128,
+    # notebook 02, within Fashion-MNIST
+    transfer_source_classes=SOURCE_CLASSES, transfer_target_classes=TARGET_CLASSES, transfer_source_epochs=3,
+    transfer_budgets=(10, 50, 300), transfer_seeds=(0, 1, 2, 3, 4), transfer_steps=200, transfer_finetune_steps=100,
+    # notebook 02, VGG-19
+    vgg_image_size=32, vgg_weights="imagenet", vgg_train_size=4000, vgg_test_size=1000, vgg_frozen_epochs=2,
+    vgg_finetune_epochs=1, vgg_finetune_blocks=1,
+    # notebook 03
+    attack_size=1000, lenet_epochs=2, vgg_attack_size=500, epsilons=_CURVE, pgd_steps=10,
+    # notebook 04
+    nsl_epochs=2, nsl_train_size=45000, nsl_multiplier=2.0, nsl_epsilon=0.1, nsl_pgd_iterations=3,
+    nsl_pgd_step=0.05, nsl_start_from_base=True,
+    # notebook 04, section 7
+    nsl_multipliers=(0.2,), nsl_sweep_train_size=5000, nsl_sweep_epochs=1, nsl_sweep_attack_size=200,
+    nsl_sweep_seeds=(0, 1, 2),
+    # notebook 04, the attack ensemble
+    ensemble_pgd_steps=50, ensemble_pgd_restarts=2, ensemble_apgd_steps=50, ensemble_apgd_restarts=1,
+    ensemble_square_queries=500,
+    # notebook 05
+    graph_pool_size=10000, graph_labels_per_class=10, graph_validation_fraction=0.2, graph_pca_dims=64,
+    graph_autoencoder_epochs=5, graph_embedding="pca", graph_threshold_sample=2000,
+    graph_pca_thresholds=(0.7, 0.8, 0.9), graph_autoencoder_thresholds=(0.95, 0.975, 0.99), graph_lsh_splits=10,
+    graph_lsh_rounds=10, graph_keep=5, graph_neighbors=3, graph_multiplier=2.0,
+    graph_steps=600, graph_rounds=6,  # half the pilots' 1,200: 3 seeds x 5 models fit (dev gain +2.4 vs +2.5 points)
+    graph_budgets=(),  # 7 minutes: no sweep here; solutions/05 exercise 5 runs 60 per class
+    graph_seeds=(0, 1, 2), graph_epsilons=(0.0, 0.02, 0.05, 0.1, 0.3),
+)
+# The smoke profile runs the same code on the least that exercises it: its numbers are not results.
+_SMOKE = replace(
+    _WORKSHOP,
+    name="smoke",
+    description="bundled 3,000-image sample, minimal training (checks that the code runs; numbers are not results)",
+    dataset="sample",
+    # notebook 01
+    cnn_epochs=1, batch_size=64,
+    # notebook 02, within Fashion-MNIST
+    transfer_source_epochs=1, transfer_budgets=(5, 20), transfer_seeds=(0, 1), transfer_steps=20,
+    transfer_finetune_steps=10,
+    # notebook 02, VGG-19
+    vgg_weights=None, vgg_train_size=128, vgg_test_size=64, vgg_frozen_epochs=1,
+    # notebook 03
+    attack_size=100, lenet_epochs=1, vgg_attack_size=16, epsilons=(0.0, 0.05, 0.1, 0.3), pgd_steps=5,
+    # notebook 04
+    nsl_epochs=1, nsl_train_size=1000, nsl_multiplier=1.0, nsl_pgd_iterations=2, nsl_pgd_step=0.06,
+    # notebook 04, section 7
+    nsl_sweep_train_size=250, nsl_sweep_attack_size=50, nsl_sweep_seeds=(0,),
+    # notebook 04, the attack ensemble
+    ensemble_pgd_steps=10, ensemble_apgd_steps=10, ensemble_square_queries=50,
+    # notebook 05
+    graph_pool_size=None, graph_pca_dims=32, graph_autoencoder_epochs=1, graph_threshold_sample=500,
+    graph_lsh_splits=0, graph_lsh_rounds=1, graph_steps=10, graph_rounds=2, graph_budgets=(5,), graph_seeds=(0, 1),
+    graph_epsilons=(0.0, 0.05, 0.1, 0.3),
+)
+# Paper-sized: what the workshop profile shortens.
+_FULL = replace(
+    _WORKSHOP,
+    name="full", description="whole dataset, paper-sized training: meant for a GPU",
+    # notebook 01
+    cnn_epochs=15,
+    # notebook 02, within Fashion-MNIST
+    transfer_source_epochs=5, transfer_budgets=(10, 30, 100, 300, 1000),
+    # notebook 02, VGG-19
+    vgg_train_size=None, vgg_test_size=None, vgg_frozen_epochs=5, vgg_finetune_epochs=12, vgg_finetune_blocks=5,
+    # notebook 03
+    attack_size=10000, lenet_epochs=5, vgg_attack_size=1000, pgd_steps=20,
+    # notebook 04
+    nsl_epochs=10, nsl_train_size=None,
+    # notebook 04, section 7
+    nsl_multipliers=(0.2, 4.0), nsl_sweep_train_size=None, nsl_sweep_epochs=3, nsl_sweep_attack_size=2000,
+    # notebook 04, the attack ensemble
+    ensemble_pgd_steps=100, ensemble_pgd_restarts=5, ensemble_apgd_steps=100, ensemble_apgd_restarts=2,
+    ensemble_square_queries=5000,
+    # notebook 05
+    graph_pool_size=None, graph_autoencoder_epochs=20, graph_threshold_sample=5000, graph_lsh_splits=12,
+    graph_steps=2400, graph_rounds=8, graph_budgets=(5, 30, 60, 300), graph_epsilons=_CURVE,
+)
+PROFILES: dict[str, Profile] = {"smoke": _SMOKE, "workshop": _WORKSHOP, "full": _FULL}
 
 
 def get_profile(name: str | None = None) -> Profile:
