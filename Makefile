@@ -63,9 +63,14 @@ kernel: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" notebooks/01_cnn_basics.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
 
-# pytest exits 5 when it collects nothing; that is not a failure here.
+# pytest exits 5 when it collects nothing; that is not a failure here. pytest-xdist runs TEST_WORKERS test files or
+# notebooks at a time, each whole in one worker (--dist loadscope: a notebook's cells in order, in one kernel); a
+# notebook that needs notebook 01's CNN before 01 has saved it trains it itself (the same seed, the same model).
+TEST_WORKERS ?= 2
+PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadscope
 test: $(STAMP)
-	ADVLEARN_PROFILE=smoke $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider tests $(NOTEBOOKS) $(SOLUTIONS); \
+	ADVLEARN_PROFILE=smoke $(PY) -m pytest -q $(PYTEST_PARALLEL) --nbval-lax --nbval-current-env -p no:cacheprovider \
+	  tests $(NOTEBOOKS) $(SOLUTIONS); \
 	  status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; status=0; fi; exit $$status
 
 unit: $(STAMP)
@@ -131,7 +136,7 @@ compat: $(COMPAT_VENV)/.installed
 	rm -rf $(COMPAT_SRC) && mkdir -p $(COMPAT_SRC)
 	git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -cf - | tar -xf - -C $(COMPAT_SRC)
 	cd $(COMPAT_SRC) && $(COMPAT_PY) -m pip install --quiet --no-deps --no-build-isolation -e .
-	cd $(COMPAT_SRC) && ADVLEARN_PROFILE=smoke PYDEVD_DISABLE_FILE_VALIDATION=1 $(COMPAT_PY) -m pytest -q --nbval-lax \
+	cd $(COMPAT_SRC) && ADVLEARN_PROFILE=smoke PYDEVD_DISABLE_FILE_VALIDATION=1 $(COMPAT_PY) -m pytest -q $(PYTEST_PARALLEL) --nbval-lax \
 	  --nbval-current-env -p no:cacheprovider --deselect $(COMPAT_SKIP) $(COMPAT_TESTS); \
 	  status=$$?; if [ $$status -eq 5 ]; then echo "no tests collected"; status=0; fi; exit $$status
 

@@ -42,7 +42,6 @@ __all__ = [
     "ArtifactError",
     "RESERVED_KEYS",
     "relative_path",
-    "artifact_dir",
     "save_model",
     "load_saved_model",
     "get_trained_cnn",
@@ -72,7 +71,7 @@ def relative_path(path) -> str:
         return str(path)
 
 
-def artifact_dir(profile, root: Path | None = None) -> Path:
+def _artifact_dir(profile, root: Path | None = None) -> Path:
     """``artifacts/<profile name>/`` at the repository root (or under ``root``)."""
     profile = check_profile(profile)
     return Path(root if root is not None else _ARTIFACTS_DIR) / profile.name
@@ -173,7 +172,7 @@ def save_model(
         )
     json.dumps(metadata, default=_json_value)  # a value JSON cannot hold fails here, before any file is touched
 
-    folder = artifact_dir(profile, root)
+    folder = _artifact_dir(profile, root)
     folder.mkdir(parents=True, exist_ok=True)
     path, info_path = _model_path(folder, name, weights_only), folder / f"{name}.json"
     write = model.save_weights if weights_only else model.save
@@ -268,7 +267,7 @@ def load_saved_model(
     classes = checks.check_whole_number(classes, "classes", minimum=2, allow_none=True)
     if build is not None and not callable(build):
         raise TypeError(f"build must be a function returning the model to load the weights into, not {build!r}.")
-    folder = artifact_dir(profile, root)
+    folder = _artifact_dir(profile, root)
     path, info_path = _model_path(folder, name, build is not None), folder / f"{name}.json"
     if not path.exists():
         return None, None
@@ -313,7 +312,7 @@ def get_trained_cnn(profile, dataset, root: Path | None = None, verbose: int = 1
     profile = check_profile(profile)
     if not isinstance(dataset, _data.Dataset):
         raise TypeError(f"dataset must be a helpers.data.Dataset (data.load_dataset(profile)), got {type(dataset).__name__}.")
-    path = artifact_dir(profile, root) / "cnn.keras"
+    path = _artifact_dir(profile, root) / "cnn.keras"
     where = relative_path(path)
     input_shape = _data.to_model_input(dataset.x_test[:1]).shape[1:]
     try:
@@ -347,7 +346,7 @@ def load_vgg19(profile, root: Path | None = None):
     takes minutes, so a notebook decides what to do without it.
     """
     profile = check_profile(profile)
-    where = relative_path(artifact_dir(profile, root) / "vgg19.keras")
+    where = relative_path(_artifact_dir(profile, root) / "vgg19.keras")
     try:
         model, metadata = load_saved_model("vgg19", profile, root)
     except ArtifactError as error:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 from helpers.checks import check_text
 
-__all__ = ["Profile", "PROFILES", "get_profile", "check_profile", "ENV_VAR", "DEFAULT_PROFILE"]
+__all__ = ["Profile", "get_profile", "check_profile"]  # PROFILES, ENV_VAR, DEFAULT_PROFILE: for the tests
 
 ENV_VAR = "ADVLEARN_PROFILE"
 DEFAULT_PROFILE = "workshop"

@@ -29,6 +29,9 @@ from pathlib import Path
 import helpers  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 from helpers import data
 
+# `make check` runs main(); the checks it runs are its parts, tested one by one, and not used elsewhere.
+__all__ = ["main"]
+
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "requirements.txt"
 SUPPORTED_PYTHONS = ((3, 11), (3, 12), (3, 13))
@@ -42,6 +45,7 @@ IMPORT_NAMES = {
     "neural-structured-learning": "neural_structured_learning",
     "adversarial-robustness-toolbox": "art",
     "scikit-learn": "sklearn",
+    "pytest-xdist": "xdist",
 }
 
 # The timing reference: what the README's "What a run gives" table measured (`make execute`, workshop
