@@ -23,6 +23,7 @@ import gzip
 import hashlib
 import os
 import zlib
+from typing import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ __all__ = [
     "verify_file",
     "to_model_input",
     "subset",
+    "draw_per_class",
 ]
 
 CLASS_NAMES = (
@@ -349,6 +351,26 @@ def subset(images: np.ndarray, labels: np.ndarray, size: int | None, seed: int =
         chosen = np.concatenate([chosen, rest[: size - len(chosen)]])
     chosen = np.sort(chosen)
     return images[chosen], labels[chosen]
+
+
+def draw_per_class(labels: np.ndarray, per_class: int, rng: np.random.Generator,
+                   class_names: Sequence[str] = CLASS_NAMES) -> list[np.ndarray]:
+    """``per_class`` indices of each class ``0 .. len(class_names) - 1``, drawn with ``rng`` without replacement.
+
+    The label budgets of notebooks 02 and 05 (``transfer.labelled_sample``, ``semisupervised.labelled_split``)
+    draw with it, class by class in order; raises, naming the class, when one has too few images.
+    """
+    labels = np.asarray(labels)
+    drawn = []
+    for label, name in enumerate(class_names):
+        members = np.flatnonzero(labels == label)
+        if len(members) < per_class:
+            raise ValueError(
+                f"class {label} ({name}) has {len(members)} image(s); per_class={per_class} asks for more. "
+                "Lower the label budget."
+            )
+        drawn.append(rng.choice(members, per_class, replace=False))
+    return drawn
 
 
 def to_model_input(images: np.ndarray) -> np.ndarray:

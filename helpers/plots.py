@@ -12,6 +12,7 @@ from typing import Iterable, Mapping, Sequence
 import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
+import pandas as pd
 
 from helpers.data import CLASS_NAMES
 
@@ -264,14 +265,14 @@ def show_feature_maps(maps: np.ndarray, title: str = "Feature maps", columns: in
 
 
 
-def plot_label_budget(summary: Iterable[Mapping], title: str = "Target accuracy against the label budget"):
+def plot_label_budget(summary, title: str = "Target accuracy against the label budget"):
     """Mean accuracy over seeds, with its 95% interval as error bars, against labelled images per class.
 
-    ``summary`` holds rows ``{approach, per_class, mean, low, high}`` as
-    :func:`helpers.transfer.summarize` returns them; one line per approach, a
+    ``summary`` has the columns ``approach, per_class, mean, low, high``, as
+    :func:`helpers.transfer.summarize` returns them (a DataFrame, or rows of dicts); one line per approach, a
     log-scaled x axis. With one seed there is no interval, and no bar is drawn.
     """
-    summary = list(summary)
+    summary = summary.to_dict("records") if isinstance(summary, pd.DataFrame) else list(summary)
     if not summary:
         raise ValueError("summary is empty: nothing to plot.")
     missing = {"approach", "per_class", "mean", "low", "high"} - set(summary[0])

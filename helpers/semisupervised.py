@@ -37,6 +37,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from helpers import checks
+from helpers import data as _data
 from helpers import evaluation as _evaluation
 from helpers import graphs as _graphs
 from helpers import lessons as _lessons
@@ -104,18 +105,10 @@ def labelled_split(labels, per_class: int, validation_fraction: float = 0.2, see
             "per class: raise per_class to at least 2 or lower validation_fraction."
         )
     rng = np.random.default_rng(seed)
-    train, validation = [], []
-    for label in range(classes):
-        members = np.flatnonzero(labels == label)
-        if len(members) < per_class:
-            name = CLASS_NAMES[label] if label < len(CLASS_NAMES) else str(label)
-            raise ValueError(
-                f"class {label} ({name}) has {len(members)} training image(s); per_class={per_class} asks for more. "
-                "Lower the label budget."
-            )
-        chosen = rng.choice(members, per_class, replace=False)
-        validation.append(chosen[:validation_per_class])
-        train.append(chosen[validation_per_class:])
+    names = [CLASS_NAMES[label] if label < len(CLASS_NAMES) else str(label) for label in range(classes)]
+    drawn = _data.draw_per_class(labels, per_class, rng, names)
+    validation = [chosen[:validation_per_class] for chosen in drawn]
+    train = [chosen[validation_per_class:] for chosen in drawn]
     train, validation = rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(validation))
     unlabelled = np.setdiff1d(np.arange(len(labels)), np.concatenate([train, validation]))
     return LabelledSplit(per_class, train, validation, unlabelled)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 from tqdm.auto import tqdm
 
@@ -102,15 +103,7 @@ def labelled_sample(task: Task, per_class: int, seed: int) -> tuple[np.ndarray, 
     per_class = _checks.check_whole_number(per_class, "per_class", hint="It is the number of labelled images per class.")
     seed = _checks.check_seed(seed, allow_none=False)
     rng = np.random.default_rng(seed)
-    chosen = []
-    for label in range(len(task.classes)):
-        members = np.flatnonzero(task.y == label)
-        if len(members) < per_class:
-            raise ValueError(
-                f"{task.name} has only {len(members)} images of class {task.class_names[label]!r}; "
-                f"per_class={per_class} asks for more. Lower the label budget."
-            )
-        chosen.append(rng.choice(members, per_class, replace=False))
+    chosen = _data.draw_per_class(task.y, per_class, rng, task.class_names)
     order = rng.permutation(np.concatenate(chosen))
     return task.x[order], task.y[order]
 
@@ -217,8 +210,12 @@ def label_budget_experiment(
     return rows
 
 
-def summarize(rows: Sequence[dict], baseline: str = "from scratch") -> list[dict]:
+def summarize(rows, baseline: str = "from scratch") -> pd.DataFrame:
     """Per approach and budget: mean over seeds with its 95% interval, and the paired gain over ``baseline``.
+
+    ``rows``: the runs (a DataFrame or dicts) with ``approach``, ``per_class``, ``seed`` and ``accuracy``, as
+    :func:`label_budget_experiment` returns them. One row per budget and approach comes back, as a DataFrame:
+    select with pandas, e.g. ``summary.set_index(["per_class", "approach"]).loc[10, "fine-tuned"]``.
 
     ``gain`` is the approach's accuracy minus the baseline's, seed by seed (the same labelled images and
     initial weights), averaged, with its 95% t interval (``gain low``, ``gain high``; NaN with one seed:
@@ -226,6 +223,7 @@ def summarize(rows: Sequence[dict], baseline: str = "from scratch") -> list[dict
     """
     from helpers import stats as _stats
 
+    rows = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
     table = []
     budgets = sorted({row["per_class"] for row in rows})
     for budget in budgets:
@@ -249,4 +247,4 @@ def summarize(rows: Sequence[dict], baseline: str = "from scratch") -> list[dict
                 "gain": gain[0], "gain low": gain[1], "gain high": gain[2],
                 "errors cut": float(1.0 - (1.0 - mean) / base_error) if base_error > 0 else 0.0,
             })
-    return table
+    return pd.DataFrame(table)

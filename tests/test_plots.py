@@ -6,6 +6,7 @@ matplotlib.use("Agg")  # no display in tests
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from helpers import plots  # noqa: E402
@@ -87,7 +88,7 @@ def test_label_budget_plot_draws_one_line_per_approach_with_error_bars():
          "low": 0.48 + 0.1 * i + budget / 1000, "high": 0.53 + 0.1 * i + budget / 1000}
         for i, approach in enumerate(("from scratch", "frozen base", "fine-tuned")) for budget in (10, 30, 100)
     ]
-    fig = plots.plot_label_budget(summary)
+    fig = plots.plot_label_budget(pd.DataFrame(summary))  # as transfer.summarize returns it
     axis = fig.axes[0]
     labels = [text.get_text() for text in axis.get_legend().get_texts()]
     assert labels == ["from scratch", "frozen base", "fine-tuned"]

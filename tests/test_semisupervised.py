@@ -20,7 +20,7 @@ def test_labelled_split_is_balanced_and_disjoint():
     assert sorted(everything.tolist()) == list(range(300)) and split.labelled == 100
     with pytest.raises(ValueError, match="leaves no labelled training image"):
         semi.labelled_split(labels, 1, 0.2)
-    with pytest.raises(ValueError, match=r"class 3 \(Dress\) has 1 training image"):
+    with pytest.raises(ValueError, match=r"class 3 \(Dress\) has 1 image"):
         semi.labelled_split(np.array([0, 0, 1, 1, 2, 2, 3]), 2, 0.0, classes=4)
 
 

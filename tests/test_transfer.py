@@ -3,6 +3,7 @@
 import helpers  # noqa: F401  (selects Keras 2 before TensorFlow is imported)
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -147,11 +148,12 @@ def test_label_budget_experiment_and_summary(tasks, pretrained):
     assert {r["approach"] for r in rows} == {"from scratch", "frozen base", "fine-tuned"}
     assert all(r["n"] == len(target_test.y) and 0 <= r["accuracy"] <= 1 for r in rows)
     summary = transfer.summarize(rows)
-    assert len(summary) == 2 * 3
-    for line in summary:
+    assert isinstance(summary, pd.DataFrame) and len(summary) == 2 * 3
+    assert transfer.summarize(pd.DataFrame(rows)).equals(summary), "rows as a DataFrame give the same summary"
+    for line in summary.to_dict("records"):
         values = [r["accuracy"] for r in rows if r["approach"] == line["approach"] and r["per_class"] == line["per_class"]]
         assert line["mean"] == pytest.approx(np.mean(values)) and line["std"] == pytest.approx(np.std(values, ddof=1))
-        scratch = next(s for s in summary if s["approach"] == "from scratch" and s["per_class"] == line["per_class"])
+        scratch = summary.set_index(["per_class", "approach"]).loc[line["per_class"], "from scratch"]
         assert line["errors cut"] == pytest.approx(1 - (1 - line["mean"]) / (1 - scratch["mean"]))
         gains = [r["accuracy"] - next(b["accuracy"] for b in rows if b["approach"] == "from scratch"
                                       and b["per_class"] == r["per_class"] and b["seed"] == r["seed"])
