@@ -60,7 +60,7 @@ def main() -> None:
             pretrained, target, validation, [arguments.budget], arguments.seeds, steps=profile.transfer_steps,
             finetune_steps=profile.transfer_finetune_steps, progress=False)
         split = f"{', '.join(source.class_names)} -> {', '.join(target.class_names)}"
-        for line in transfer.summarize(runs):
+        for line in transfer.summarize(runs).to_dict("records"):
             rows.append({"split": split, **line, "validation images": len(validation.y)})
         print(f"{split}: {time.perf_counter() - started:.0f} s", flush=True)
     table = pd.DataFrame(rows)

@@ -1,4 +1,4 @@
-"""Ship the ready-trained models: copy the ones the notebooks trained in the workshop profile into pretrained/.
+"""Ship the ready-trained models: save the weights of the ones the notebooks trained (workshop profile) into pretrained/.
 
     make execute ONLY="notebooks/01_cnn_basics.ipynb notebooks/03_adversarial_attacks_fgsm.ipynb \
         notebooks/04_adversarial_regularization_nsl.ipynb"     # the recipe: the notebooks themselves
@@ -9,7 +9,9 @@ of each into pretrained/workshop/<name>-weights.h5 (HDF5: every tf-keras 2 reads
 cannot read a .keras file written by 2.21; helpers.pretrained builds the architecture from the lessons' code), with its
 metadata plus: the notebook that trained it, the TensorFlow and tf-keras versions, and its
 accuracy on the bundled sample's test images (``sample_accuracy``), which tests/test_pretrained.py measures again.
-Machine paths are left out of the metadata.
+Each is then loaded back as the notebooks load it (helpers.pretrained: the lessons' architecture, these weights) and
+must predict exactly what the trained model predicts on the sample: a builder that drifted from what was trained
+(a layer without weights changed, say) is caught here, before it ships. Machine paths are left out of the metadata.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 from importlib.metadata import version
 
 import helpers
+import numpy as np
 
 from helpers import artifacts, data, evaluation, pretrained
 from helpers.profiles import get_profile
@@ -45,6 +48,11 @@ def main() -> int:
         })
         kept.pop("saved_at", None)
         path = artifacts.save_model(model, name, workshop, kept, root=pretrained.PRETRAINED_DIR, weights_only=True)
+        shipped, _ = pretrained._load(name)
+        if not np.array_equal(shipped.predict(x_sample, verbose=0), model.predict(x_sample, verbose=0)):
+            print(f"{artifacts.relative_path(path)} loaded into helpers.pretrained's architecture for {name} does not "
+                  f"predict what {notebook}'s model predicts: fix helpers.pretrained._BUILDERS, then run this again.")
+            return 1
         print(f"{artifacts.relative_path(path)}: {path.stat().st_size / 1e6:.1f} MB, test accuracy {accuracy}, "
               f"sample accuracy {kept['sample_accuracy']:.4f} on {len(y_sample)} images")
     return 0

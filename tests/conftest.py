@@ -1,7 +1,8 @@
 """Shared test set-up: helpers is imported first so tf.keras is Keras 2 everywhere.
 
 The fixtures below are built once per test session and shared by every test module that asks for them: no test
-trains what another already trained, and VGG-19 is built once (issue 18). A test that changes a shared model
+trains what another already trained, and VGG-19 is built once (issue 18). Under `make test`'s two pytest-xdist
+workers, a session is one worker's: each builds what its own tests ask for, at most once. A test that changes a shared model
 restores it before it returns (try/finally), so the order the tests run in does not matter.
 """
 
