@@ -4,7 +4,8 @@ Notebook 01 saves its CNN, notebook 02 its VGG-19 and notebook 04 its two
 models in ``artifacts/<profile>/`` at the repository root (git-ignored);
 notebook 03 reuses them.
 
-* :func:`save_model` - ``<name>.keras`` and its metadata ``<name>.json``. Each
+* :func:`save_model` - ``<name>.keras`` (or, ``weights_only``, ``<name>-weights.h5``) and its metadata
+  ``<name>.json``. Each
   is written to a temporary file in the same folder and renamed into place, the
   metadata last, so a save that is killed halfway leaves no half-written file.
   The metadata records the artifact format version, the profile, the model's
@@ -146,7 +147,7 @@ def save_model(
     model: tf.keras.Model, name: str, profile, metadata: Mapping | None = None, root: Path | None = None,
     *, weights_only: bool = False,
 ) -> Path:
-    """Save ``model`` as ``artifacts/<profile>/<name>.keras`` with a ``<name>.json`` beside it; returns the model's path.
+    """Save ``model`` as ``artifacts/<profile>/<name>.keras`` (or its weights) with ``<name>.json``; returns its path.
 
     ``metadata`` (numbers, strings, lists...: accuracy, whether weights were
     pretrained...) is stored with the profile, the format version, the model's
@@ -283,18 +284,21 @@ def load_saved_model(
             f"{where} does not match the checksum in {relative_path(info_path)}: the two files come from different "
             "saves (one was interrupted) or one was changed."
         )
+    model = build() if build is not None else None  # outside the try: a broken builder is not a broken file
     try:
-        if build is None:
+        if model is None:
             model = tf.keras.models.load_model(path)
         else:
-            model = build()
             model.load_weights(path)
     except Exception as error:  # h5py OSError, zipfile BadZipFile, Keras ValueError...
-        saved_by = metadata.get("tf_keras", "an unrecorded version")
-        raise ArtifactError(
-            f"{where} cannot be loaded ({_first_line(error)}): it is truncated or corrupted, or tf-keras {_TF_KERAS} "
-            f"cannot read what tf-keras {saved_by} wrote (delete it to retrain)."
-        ) from error
+        if build is not None:
+            cause = "its weights do not fit the architecture build() returns, or it is truncated or corrupted"
+        else:
+            cause = "it is truncated or corrupted"
+            saved_by = metadata.get("tf_keras")
+            if saved_by and saved_by != _TF_KERAS:
+                cause += f", or tf-keras {_TF_KERAS} cannot read what tf-keras {saved_by} wrote"
+        raise ArtifactError(f"{where} cannot be loaded ({_first_line(error)}): {cause}.") from error
     if list(_shape_of(model)) != [metadata.get("input_shape"), metadata.get("classes")]:
         raise ArtifactError(f"{where} holds a model whose input or output shape differs from its metadata.")
     return model, metadata

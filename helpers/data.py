@@ -354,11 +354,12 @@ def subset(images: np.ndarray, labels: np.ndarray, size: int | None, seed: int =
 
 
 def draw_per_class(labels: np.ndarray, per_class: int, rng: np.random.Generator,
-                   class_names: Sequence[str] = CLASS_NAMES) -> list[np.ndarray]:
+                   class_names: Sequence[str] = CLASS_NAMES, where: str = "") -> list[np.ndarray]:
     """``per_class`` indices of each class ``0 .. len(class_names) - 1``, drawn with ``rng`` without replacement.
 
     The label budgets of notebooks 02 and 05 (``transfer.labelled_sample``, ``semisupervised.labelled_split``)
-    draw with it, class by class in order; raises, naming the class, when one has too few images.
+    draw with it, class by class in order; raises, naming the class (and ``where``: the task), when one has too
+    few images.
     """
     labels = np.asarray(labels)
     drawn = []
@@ -366,7 +367,7 @@ def draw_per_class(labels: np.ndarray, per_class: int, rng: np.random.Generator,
         members = np.flatnonzero(labels == label)
         if len(members) < per_class:
             raise ValueError(
-                f"class {label} ({name}) has {len(members)} image(s); per_class={per_class} asks for more. "
+                f"{where}class {label} ({name}) has {len(members)} image(s); per_class={per_class} asks for more. "
                 "Lower the label budget."
             )
         drawn.append(rng.choice(members, per_class, replace=False))

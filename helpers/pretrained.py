@@ -11,7 +11,7 @@ They are used only on request:
 
 * ``ADVLEARN_PRETRAINED=1`` before starting Jupyter: the notebooks load them where they would train, and say so
   (:func:`ready_trained`);
-* ``make models``: copies them into ``artifacts/workshop/``, where notebooks 02-05 look for notebook 01's CNN
+* ``make models``: saves them into ``artifacts/workshop/``, where notebooks 02-05 look for notebook 01's CNN
   (:func:`_install`).
 """
 

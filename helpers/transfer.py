@@ -103,7 +103,7 @@ def labelled_sample(task: Task, per_class: int, seed: int) -> tuple[np.ndarray, 
     per_class = _checks.check_whole_number(per_class, "per_class", hint="It is the number of labelled images per class.")
     seed = _checks.check_seed(seed, allow_none=False)
     rng = np.random.default_rng(seed)
-    chosen = _data.draw_per_class(task.y, per_class, rng, task.class_names)
+    chosen = _data.draw_per_class(task.y, per_class, rng, task.class_names, where=f"{task.name}: ")
     order = rng.permutation(np.concatenate(chosen))
     return task.x[order], task.y[order]
 

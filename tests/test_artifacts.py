@@ -42,6 +42,20 @@ def test_cnn_save_load_round_trip(tmp_path, smoke_profile):
     assert not _leftovers(tmp_path / "smoke")
 
 
+def test_weights_only_round_trip_and_a_wrong_architecture_is_named(tmp_path, smoke_profile):
+    model = _cnn(0)
+    path = artifacts.save_model(model, "cnn", smoke_profile, root=tmp_path, weights_only=True)
+    assert path == tmp_path / "smoke" / "cnn-weights.h5"
+    loaded, metadata = artifacts.load_saved_model("cnn", smoke_profile, root=tmp_path, build=models.build_cnn)
+    np.testing.assert_array_equal(loaded.predict(IMAGES, verbose=0), model.predict(IMAGES, verbose=0))
+    assert metadata["weights_only"] is True and metadata["tf_keras"]
+    with pytest.raises(artifacts.ArtifactError, match="do not fit the architecture build"):
+        artifacts.load_saved_model("cnn", smoke_profile, root=tmp_path, build=models.build_lenet)
+    with pytest.raises(TypeError, match="build must be a function"):
+        artifacts.load_saved_model("cnn", smoke_profile, root=tmp_path, build="cnn")
+    assert not _leftovers(tmp_path / "smoke")
+
+
 def test_vgg_wrapper_round_trip_keeps_custom_layers(tmp_path, smoke_profile, capsys):
     inputs = tf.keras.Input((32, 32, 3))
     x = inputs
