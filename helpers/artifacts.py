@@ -24,6 +24,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import time
 import uuid
 from importlib.metadata import version as _package_version
@@ -248,6 +250,26 @@ def _mismatches(metadata: dict, name: str, profile, input_shape, classes) -> lis
     return problems
 
 
+def _load_checked(path: Path, where: str, metadata: dict, build):
+    """The model in ``path`` (a checked copy of the file ``where`` names), loaded, or an ArtifactError saying why not."""
+    model = build() if build is not None else None  # outside the try: a broken builder is not a broken file
+    try:
+        if model is None:
+            model = tf.keras.models.load_model(path)
+        else:
+            model.load_weights(path)
+    except Exception as error:  # h5py OSError, zipfile BadZipFile, Keras ValueError...
+        if build is not None:
+            cause = "its weights do not fit the architecture build() returns, or it is truncated or corrupted"
+        else:
+            cause = "it is truncated or corrupted"
+            saved_by = metadata.get("tf_keras")
+            if saved_by and saved_by != _TF_KERAS:
+                cause += f", or tf-keras {_TF_KERAS} cannot read what tf-keras {saved_by} wrote"
+        raise ArtifactError(f"{where} cannot be loaded ({_first_line(error)}): {cause}.") from error
+    return model
+
+
 def load_saved_model(
     name: str, profile, root: Path | None = None, *, input_shape=None, classes: int | None = None,
     build: Callable[[], tf.keras.Model] | None = None,
@@ -279,26 +301,17 @@ def load_saved_model(
     problems = _mismatches(metadata, name, profile, input_shape, classes)
     if problems:
         raise ArtifactError(f"{where} cannot be used: " + "; ".join(problems) + ".")
-    if _sha256(path) != metadata.get("sha256"):
-        raise ArtifactError(
-            f"{where} does not match the checksum in {relative_path(info_path)}: the two files come from different "
-            "saves (one was interrupted) or one was changed."
-        )
-    model = build() if build is not None else None  # outside the try: a broken builder is not a broken file
-    try:
-        if model is None:
-            model = tf.keras.models.load_model(path)
-        else:
-            model.load_weights(path)
-    except Exception as error:  # h5py OSError, zipfile BadZipFile, Keras ValueError...
-        if build is not None:
-            cause = "its weights do not fit the architecture build() returns, or it is truncated or corrupted"
-        else:
-            cause = "it is truncated or corrupted"
-            saved_by = metadata.get("tf_keras")
-            if saved_by and saved_by != _TF_KERAS:
-                cause += f", or tf-keras {_TF_KERAS} cannot read what tf-keras {saved_by} wrote"
-        raise ArtifactError(f"{where} cannot be loaded ({_first_line(error)}): {cause}.") from error
+    # What is checked is what is loaded: a private copy, so that a save renaming a new file over `path` meanwhile
+    # (another process, e.g. make test's second worker saving notebook 01's CNN) cannot swap it in between.
+    with tempfile.TemporaryDirectory() as private:
+        checked = Path(private) / path.name
+        shutil.copyfile(path, checked)
+        if _sha256(checked) != metadata.get("sha256"):
+            raise ArtifactError(
+                f"{where} does not match the checksum in {relative_path(info_path)}: the two files come from "
+                "different saves (one was interrupted) or one was changed."
+            )
+        model = _load_checked(checked, where, metadata, build)
     if list(_shape_of(model)) != [metadata.get("input_shape"), metadata.get("classes")]:
         raise ArtifactError(f"{where} holds a model whose input or output shape differs from its metadata.")
     return model, metadata

@@ -56,6 +56,19 @@ def test_weights_only_round_trip_and_a_wrong_architecture_is_named(tmp_path, smo
     assert not _leftovers(tmp_path / "smoke")
 
 
+def test_what_is_loaded_is_what_was_checked_even_if_a_save_lands_in_between(tmp_path, smoke_profile, monkeypatch):
+    artifacts.save_model(_cnn(0), "cnn", smoke_profile, root=tmp_path)
+    real_load = tf.keras.models.load_model
+
+    def load_after_a_concurrent_save(path, *args, **kwargs):  # another process saves another CNN meanwhile
+        artifacts.save_model(_cnn(1), "cnn", smoke_profile, root=tmp_path)
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(tf.keras.models, "load_model", load_after_a_concurrent_save)
+    loaded, _ = artifacts.load_saved_model("cnn", smoke_profile, root=tmp_path)
+    np.testing.assert_array_equal(loaded.predict(IMAGES, verbose=0), _cnn(0).predict(IMAGES, verbose=0))
+
+
 def test_vgg_wrapper_round_trip_keeps_custom_layers(tmp_path, smoke_profile, capsys):
     inputs = tf.keras.Input((32, 32, 3))
     x = inputs
