@@ -53,6 +53,7 @@ __all__ = [
     "RobustnessCurve",
     "predict_classes",
     "accuracy",
+    "label_budget_runs",
     "evaluate_attack",
     "transfer_matrix",
     "robustness_curve",
@@ -182,6 +183,23 @@ def _supported_options(name: str, options: Mapping) -> dict:
             f"Check the spelling against its signature: {signature}"
         )
     return {key: value for key, value in options.items() if key in signature.parameters}
+
+
+def label_budget_runs(budgets: Sequence[int], seeds: Sequence[int], run, *, progress: bool = True) -> pd.DataFrame:
+    """The loop of the label-budget experiments (notebooks 02 and 05): every budget, then every seed.
+
+    ``run(budget, seed)`` trains and scores that run's models and returns its rows (dicts); all rows come back
+    as one DataFrame, in the order run. ``budgets`` are labelled images per class.
+    """
+    if isinstance(budgets, (int, np.integer)) or isinstance(seeds, (int, np.integer)) or not budgets or not seeds:
+        raise ValueError("budgets and seeds must each be a non-empty list, e.g. budgets=(10, 30), seeds=(0, 1, 2).")
+    budgets = [_checks.check_whole_number(budget, "budgets (labelled images per class)") for budget in budgets]
+    seeds = [_checks.check_seed(seed, "seeds", allow_none=False) for seed in seeds]
+    rows = []
+    jobs = [(budget, seed) for budget in budgets for seed in seeds]
+    for budget, seed in tqdm(jobs, desc="label budgets", unit="run", disable=not progress):
+        rows += run(budget, seed)
+    return pd.DataFrame(rows)
 
 
 def evaluate_attack(

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from helpers import checks
 from helpers import data as _data
@@ -353,7 +353,7 @@ def train_arms(node_images, node_labels, graph: "_graphs.SimilarityGraph", per_c
 def budget_experiment(node_images, node_labels, graph: "_graphs.SimilarityGraph", budgets: Sequence[int],
                       seeds: Sequence[int], config, steps: int, test_images, test_labels, *,
                       validation_fraction: float = 0.2, batch_size: int = 32, with_unlabelled: bool = False,
-                      progress: bool = True) -> list[dict]:
+                      progress: bool = True) -> pd.DataFrame:
     """Base and graph-regularized CNNs at every label budget and seed, scored on the test images.
 
     ``node_images`` ([0, 1] floats) and ``node_labels`` are the images and
@@ -364,11 +364,9 @@ def budget_experiment(node_images, node_labels, graph: "_graphs.SimilarityGraph"
     models train ``steps`` updates on the labelled training images, the
     graph-regularized one with each image's packed neighbours (and, with
     ``with_unlabelled``, the unlabelled centres of :func:`unlabelled_centres` as
-    half of every batch). Returns tidy rows
-    ``{approach, per_class, labelled, seed, accuracy, n, seconds}``.
+    half of every batch). Returns a DataFrame, a row per run:
+    ``approach, per_class, labelled, seed, accuracy, n, seconds``.
     """
-    if not budgets or not seeds:
-        raise ValueError("budgets and seeds must each name at least one value.")
     node_images = checks.check_images(node_images, "node_images")
     node_labels = checks.check_labels(node_labels, len(node_images), len(CLASS_NAMES), "node_labels")
     if len(node_images) != graph.num_nodes:
@@ -379,9 +377,8 @@ def budget_experiment(node_images, node_labels, graph: "_graphs.SimilarityGraph"
     test_images = checks.check_images(test_images, "test_images")
     test_labels = checks.check_labels(test_labels, len(test_images), len(CLASS_NAMES), "test_labels")
     neighbours = config.neighbor_config.max_neighbors
-    rows = []
-    jobs = [(budget, seed) for budget in budgets for seed in seeds]
-    for budget, seed in tqdm(jobs, desc="label budgets", unit="run", disable=not progress):
+
+    def one_run(budget, seed):
         split = labelled_split(node_labels, budget, validation_fraction, seed)
         run_graph = graph.without_nodes(split.validation) if len(split.validation) else graph
         x_train, y_train = node_images[split.train], node_labels[split.train]
@@ -393,10 +390,11 @@ def budget_experiment(node_images, node_labels, graph: "_graphs.SimilarityGraph"
         regularized, _, graph_seconds = train_graph_regularized(
             packed, y_train, config, steps, unlabelled=others, batch_size=batch_size, seed=seed
         )
-        for approach, model, seconds in (("base", base, base_seconds), ("graph-regularized", regularized, graph_seconds)):
-            rows.append({
-                "approach": approach, "per_class": budget, "labelled": split.labelled, "seed": seed,
-                "accuracy": _evaluation.accuracy(model, test_images, test_labels), "n": len(test_labels),
-                "seconds": seconds,
-            })
-    return rows
+        return [{
+            "approach": approach, "per_class": budget, "labelled": split.labelled, "seed": seed,
+            "accuracy": _evaluation.accuracy(model, test_images, test_labels), "n": len(test_labels),
+            "seconds": seconds,
+        } for approach, model, seconds in (("base", base, base_seconds),
+                                           ("graph-regularized", regularized, graph_seconds))]
+
+    return _evaluation.label_budget_runs(budgets, seeds, one_run, progress=progress)

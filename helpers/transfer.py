@@ -31,7 +31,6 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from helpers import checks as _checks
 from helpers import data as _data
@@ -158,7 +157,7 @@ def label_budget_experiment(
     pretrained: tf.keras.Model, target_train: Task, target_test: Task, budgets: Sequence[int],
     seeds: Sequence[int], steps: int, finetune_steps: int,
     base_layers: Sequence[str] = BASE_LAYERS, progress: bool = True,
-) -> list[dict]:
+) -> pd.DataFrame:
     """Every approach at every label budget (images per class) and seed, scored on ``target_test``.
 
     Every approach gets the same ``steps`` updates on the same labelled images, in the same
@@ -166,31 +165,27 @@ def label_budget_experiment(
     head for all of them at 1e-3; "fine-tuned" is the frozen-base model as it was
     ``finetune_steps`` updates before the end, then trained for those last ``finetune_steps``
     with everything unfrozen (notebook 02's ``unfreeze``) at 3e-4. Both models that use the base start
-    from the same head weights (the seed's), so their comparison is paired too. Returns tidy rows
-    ``{approach, per_class, labelled, seed, accuracy, n, updates, seconds}``.
+    from the same head weights (the seed's), so their comparison is paired too. Returns a DataFrame, a row
+    per run: ``approach, per_class, labelled, seed, accuracy, n, updates, seconds``.
     """
-    if isinstance(budgets, (int, np.integer)) or isinstance(seeds, (int, np.integer)) or not budgets or not seeds:
-        raise ValueError("budgets and seeds must each be a non-empty list, e.g. budgets=(10, 30), seeds=(0, 1, 2).")
-    budgets = [_checks.check_whole_number(b, "budgets (labelled images per class)") for b in budgets]
-    seeds = [_checks.check_seed(seed, "seeds", allow_none=False) for seed in seeds]
     steps = _checks.check_whole_number(steps, "steps")
     finetune_steps = _checks.check_whole_number(finetune_steps, "finetune_steps")
     if finetune_steps >= steps:
         raise ValueError(f"finetune_steps ({finetune_steps}) must be fewer than steps ({steps}): they are the last "
                          "of the steps updates, after the head has trained on the frozen base.")
-    rows = []
-    jobs = [(budget, seed) for budget in budgets for seed in seeds]
     classes = len(target_train.classes)
     head_steps = steps - finetune_steps
 
-    def score(approach, model, budget, seed, labels, seconds):
-        rows.append({
-            "approach": approach, "per_class": budget, "labelled": len(labels), "seed": seed,
-            "accuracy": _evaluation.accuracy(model, target_test.x, target_test.y), "n": len(target_test.y),
-            "updates": steps, "seconds": seconds,
-        })
+    def one_run(budget, seed):
+        rows = []
 
-    for budget, seed in tqdm(jobs, desc="label budgets", unit="run", disable=not progress):
+        def score(approach, model, labels, seconds):
+            rows.append({
+                "approach": approach, "per_class": budget, "labelled": len(labels), "seed": seed,
+                "accuracy": _evaluation.accuracy(model, target_test.x, target_test.y), "n": len(target_test.y),
+                "updates": steps, "seconds": seconds,
+            })
+
         images, labels = labelled_sample(target_train, budget, seed)
         for approach in _APPROACHES[:2]:
             tf.keras.utils.set_random_seed(seed)  # the same head initialisation and batches for both
@@ -201,13 +196,15 @@ def label_budget_experiment(
                 branch = model.get_weights()  # where fine-tuning branches off
                 head_seconds = time.perf_counter() - started
             train_target(model, images, labels, finetune_steps, seed + 1)
-            score(approach, model, budget, seed, labels, time.perf_counter() - started)
+            score(approach, model, labels, time.perf_counter() - started)
         started = time.perf_counter()
         model.set_weights(branch)
         _models.compile_classifier(_lessons.unfreeze(model), _FINETUNE_LEARNING_RATE)  # notebook 02's lesson
         train_target(model, images, labels, finetune_steps, seed + 1)
-        score("fine-tuned", model, budget, seed, labels, head_seconds + time.perf_counter() - started)
-    return rows
+        score("fine-tuned", model, labels, head_seconds + time.perf_counter() - started)
+        return rows
+
+    return _evaluation.label_budget_runs(budgets, seeds, one_run, progress=progress)
 
 
 def summarize(rows, baseline: str = "from scratch") -> pd.DataFrame:

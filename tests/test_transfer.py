@@ -142,14 +142,15 @@ def test_frozen_base_does_not_change_while_training(tasks, pretrained):
 
 def test_label_budget_experiment_and_summary(tasks, pretrained):
     _, target, target_test = tasks
-    rows = transfer.label_budget_experiment(pretrained, target, target_test, [2, 4], [0, 1], steps=3,
+    runs = transfer.label_budget_experiment(pretrained, target, target_test, [2, 4], [0, 1], steps=3,
                                             finetune_steps=2, progress=False)
-    assert len(rows) == 2 * 2 * 3
+    assert isinstance(runs, pd.DataFrame) and len(runs) == 2 * 2 * 3
+    rows = runs.to_dict("records")
     assert {r["approach"] for r in rows} == {"from scratch", "frozen base", "fine-tuned"}
     assert all(r["n"] == len(target_test.y) and 0 <= r["accuracy"] <= 1 for r in rows)
-    summary = transfer.summarize(rows)
+    summary = transfer.summarize(runs)
     assert isinstance(summary, pd.DataFrame) and len(summary) == 2 * 3
-    assert transfer.summarize(pd.DataFrame(rows)).equals(summary), "rows as a DataFrame give the same summary"
+    assert transfer.summarize(rows).equals(summary), "rows as dicts give the same summary"
     for line in summary.to_dict("records"):
         values = [r["accuracy"] for r in rows if r["approach"] == line["approach"] and r["per_class"] == line["per_class"]]
         assert line["mean"] == pytest.approx(np.mean(values)) and line["std"] == pytest.approx(np.std(values, ddof=1))
