@@ -100,6 +100,8 @@ class Profile:
     graph_budgets: tuple[int, ...]  # labelled images per class in the label-budget sweep
     graph_seeds: tuple[int, ...]  # label draws and initial weights: every model of notebook 05 once per seed
     graph_epsilons: tuple[float, ...]  # L-inf budgets of notebook 05's robustness curves
+    # The solutions: their exercises that train a model per seed (01's dropout, 04's recipe variants).
+    exercise_seeds: tuple[int, ...]  # 3+ for a verdict; each seed its own initial weights and batches
 
     def summary(self) -> str:
         """A one-line description for a notebook's setup cell."""
@@ -143,6 +145,8 @@ _WORKSHOP = Profile(
     graph_steps=600, graph_rounds=6,  # half the pilots' 1,200: 3 seeds x 5 models fit (dev gain +2.4 vs +2.5 points)
     graph_budgets=(),  # 7 minutes: no sweep here; solutions/05 exercise 5 runs 60 per class
     graph_seeds=(0, 1, 2), graph_epsilons=(0.0, 0.02, 0.05, 0.1, 0.3),
+    # the solutions
+    exercise_seeds=(0, 1, 2),
 )
 # The smoke profile runs the same code on the least that exercises it: its numbers are not results.
 _SMOKE = replace(
@@ -169,6 +173,8 @@ _SMOKE = replace(
     graph_pool_size=None, graph_pca_dims=32, graph_autoencoder_epochs=1, graph_threshold_sample=500,
     graph_lsh_splits=0, graph_lsh_rounds=1, graph_steps=10, graph_rounds=2, graph_budgets=(5,), graph_seeds=(0, 1),
     graph_epsilons=(0.0, 0.05, 0.1, 0.3),
+    # the solutions: two seeds still give an interval to compute
+    exercise_seeds=(0, 1),
 )
 # Paper-sized: what the workshop profile shortens.
 _FULL = replace(

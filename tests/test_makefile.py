@@ -77,3 +77,32 @@ def test_compat_pins_every_package_and_the_readme_names_them():
     assert str(path.relative_to(ROOT)) in readme, f"README does not name {path.name}, the stack `make compat` checks"
     for key, label in COLAB_HEADLINE.items():
         assert f"{label} {pins[key]}" in readme, f"README does not say that `make compat` checks {label} {pins[key]}"
+
+
+def fake_venv_python(tmp_path: Path, uv_fails: bool) -> tuple[Path, Path]:
+    """A venv whose python answers the version check with 3.12, logs every other call, and fails to install uv
+    when ``uv_fails``: enough to see which installer `make setup` uses, without installing anything."""
+    venv, log = tmp_path / "venv", tmp_path / "calls.log"
+    (venv / "bin").mkdir(parents=True)
+    refuse_uv = 'case "$*" in *"uv=="*) exit 1;; esac\n' if uv_fails else ""
+    script = venv / "bin" / "python"
+    script.write_text(f'#!/bin/sh\ncase "$1" in -c) echo 3.12; exit 0;; esac\necho "$*" >> {log}\n{refuse_uv}exit 0\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return venv, log
+
+
+@pytest.mark.parametrize("case", ["uv", "uv cannot install", "INSTALLER=pip"])
+def test_setup_installs_with_uv_or_else_with_pip(tmp_path, case):
+    venv, log = fake_venv_python(tmp_path, uv_fails=case == "uv cannot install")
+    extra = ["INSTALLER=pip"] if case == "INSTALLER=pip" else []
+    result = run_make("setup", f"VENV={venv}", *extra)
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = log.read_text().splitlines()
+    with_uv = [call for call in calls if call.startswith("-m uv pip install")]
+    with_pip = [call for call in calls if call.startswith("-m pip install --quiet -r requirements.txt")]
+    if case == "uv":
+        assert "Installing with pip" not in result.stdout and not with_pip
+        assert any("--compile-bytecode -r requirements.txt" in call for call in with_uv), calls
+    else:
+        assert "Installing with pip" in result.stdout and with_pip and not with_uv, calls
+    assert any("ipykernel install" in call for call in calls) and (venv / ".installed").exists()
