@@ -355,15 +355,29 @@ def get_trained_cnn(profile, dataset, root: Path | None = None, verbose: int = 1
     return model
 
 
-def load_vgg19(profile, root: Path | None = None):
+def load_vgg19(profile, root: Path | None = None, *, pretrained_only: bool = False):
     """Notebook 02's fine-tuned VGG-19 and its metadata, or ``(None, None)`` when not saved or not usable.
 
     ``metadata["pretrained"]`` says whether its base started from trained
     weights; ``metadata["weights"]`` says which. It is not retrained here: that
-    takes minutes, so a notebook decides what to do without it.
+    takes minutes, so a notebook decides what to do without it. With
+    ``pretrained_only``, a VGG-19 whose base started from random weights is not
+    loaded (loading its 20 million weights takes seconds, for nothing to learn):
+    ``(None, metadata)``, saying so.
     """
     profile = check_profile(profile)
-    where = relative_path(_artifact_dir(profile, root) / "vgg19.keras")
+    folder = _artifact_dir(profile, root)
+    where = relative_path(folder / "vgg19.keras")
+    if pretrained_only and (folder / "vgg19.keras").is_file():
+        try:
+            metadata = _read_metadata(folder / "vgg19.keras", folder / "vgg19.json")
+        except ArtifactError:
+            metadata = None  # load_saved_model below reports why
+        if metadata is not None and not _mismatches(metadata, "vgg19", profile, None, None) \
+                and not metadata.get("pretrained"):
+            print(f"The VGG-19 saved at {where} started from RANDOM weights, not pretrained: not loaded. "
+                  "Run `make prefetch` with internet, then notebook 02, to include it.")
+            return None, metadata
     try:
         model, metadata = load_saved_model("vgg19", profile, root)
     except ArtifactError as error:

@@ -200,3 +200,20 @@ def _edit(folder, file="cnn.json", **changes):
         else:
             info[key] = value
     path.write_text(json.dumps(info))
+
+
+def test_a_random_vgg19_is_not_loaded_when_only_a_pretrained_one_is_wanted(tmp_path, smoke_profile, capsys,
+                                                                           monkeypatch):
+    artifacts.save_model(_cnn(5), "vgg19", smoke_profile, {"pretrained": False}, root=tmp_path)
+    real_load = tf.keras.models.load_model
+    monkeypatch.setattr(tf.keras.models, "load_model", lambda *a, **k: pytest.fail("a random VGG-19 was loaded"))
+    model, metadata = artifacts.load_vgg19(smoke_profile, root=tmp_path, pretrained_only=True)
+    assert model is None and metadata["pretrained"] is False
+    assert "RANDOM weights, not pretrained: not loaded" in capsys.readouterr().out
+    monkeypatch.setattr(tf.keras.models, "load_model", real_load)
+    artifacts.save_model(_cnn(5), "vgg19", smoke_profile, {"pretrained": True, "weights": "imagenet"}, root=tmp_path)
+    model, metadata = artifacts.load_vgg19(smoke_profile, root=tmp_path, pretrained_only=True)
+    assert model is not None and "base started from pretrained (imagenet)" in capsys.readouterr().out
+    _edit(tmp_path / "smoke", profile="workshop", pretrained=False, file="vgg19.json")  # unusable: said, as before
+    assert artifacts.load_vgg19(smoke_profile, root=tmp_path, pretrained_only=True) == (None, None)
+    assert "saved for the 'workshop' profile" in capsys.readouterr().out
