@@ -384,7 +384,8 @@ def load_vgg19(profile, root: Path | None = None, *, pretrained_only: bool = Fal
         print(f"{error}\nRun notebook 02 to save the VGG-19 again.")
         return None, None
     if model is None:
-        print(f"No saved VGG-19 from notebook 02 found at {where}; run notebook 02 to create it.")
+        print(f"No saved VGG-19 from notebook 02 found at {where}. For one to attack: `make prefetch` with "
+              "internet (ImageNet weights), then notebook 02.")
         return None, None
     origin = ("pretrained (" + str(metadata.get("weights")) + ")" if metadata.get("pretrained")
               else "RANDOM weights, not pretrained")
