@@ -367,10 +367,11 @@ def load_vgg19(profile, root: Path | None = None, *, pretrained_only: bool = Fal
     """
     profile = check_profile(profile)
     folder = _artifact_dir(profile, root)
-    where = relative_path(folder / "vgg19.keras")
-    if pretrained_only and (folder / "vgg19.keras").is_file():
+    path = _model_path(folder, "vgg19", weights_only=False)
+    where = relative_path(path)
+    if pretrained_only and path.is_file():
         try:
-            metadata = _read_metadata(folder / "vgg19.keras", folder / "vgg19.json")
+            metadata = _read_metadata(path, folder / "vgg19.json")
         except ArtifactError:
             metadata = None  # load_saved_model below reports why
         if metadata is not None and not _mismatches(metadata, "vgg19", profile, None, None) \
