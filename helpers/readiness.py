@@ -51,14 +51,14 @@ IMPORT_NAMES = {
 # The timing reference: what the README's "What a run gives" table measured (`make execute`, workshop
 # profile) on a 2-core CPU without a GPU, and what `timed_epoch()` measured on that same machine type.
 # tests/test_readiness.py checks these seconds against the README's table, so the two cannot drift apart.
-# The README's times were measured while the CPU was shared (load average 3 to 6), so estimates built on
-# them lean long: read them as upper bounds.
+# The README's times for 01, 02, 03 and 05 were measured while the CPU was shared (load average 3 to 6), so
+# estimates built on them lean long: read them as upper bounds. 04's was measured alone (2026-12-02, load 2).
 REFERENCE_MACHINE = "a 2-core CPU without a GPU"
 REFERENCE_NOTEBOOK_SECONDS = {
     "01_cnn_basics": 158,
     "02_transfer_learning_vgg19": 327,
     "03_adversarial_attacks_fgsm": 269,
-    "04_adversarial_regularization_nsl": 1954,
+    "04_adversarial_regularization_nsl": 817,
     "05_graph_regularization_nsl": 768,
 }
 # timed_epoch() on that machine type (2026-11-25): 1,960 to 2,085 images/s in its quieter runs; the CPU
