@@ -111,10 +111,13 @@ def paired_seed_difference(first, second) -> tuple[float, float, float]:
 
 
 def verdict(difference: float, low: float, high: float, better: str, worse: str) -> str:
-    """One line that names a difference only when its 95% interval excludes zero."""
+    """One line that names a difference only when its 95% interval excludes zero (and is not of zero width)."""
     interval = f"{difference:+.3f} (95% interval {low:+.3f} to {high:+.3f})"
     if np.isnan(low) or np.isnan(high):
         return f"{better} minus {worse}: {difference:+.3f}, one seed: no interval, no verdict."
+    if low == high and difference != 0:  # e.g. 3 seeds with the same count: a degenerate t interval
+        return (f"{better} minus {worse}: {difference:+.3f} on every seed alike: no spread to build an "
+                f"interval on, no verdict.")
     if low > 0:
         return f"{better} beats {worse}: {interval}."
     if high < 0:

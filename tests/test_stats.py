@@ -37,6 +37,10 @@ def test_verdict_names_a_difference_only_beyond_zero():
     assert stats.verdict(0.05, 0.01, 0.09, "A", "B").startswith("A beats B")
     assert stats.verdict(-0.05, -0.09, -0.01, "A", "B").startswith("B beats A")
     assert "cannot be told apart" in stats.verdict(0.01, -0.02, 0.04, "A", "B")
+    # Seeds that all give the same difference leave a t interval of zero width: no verdict on it.
+    degenerate = stats.verdict(*stats.paired_seed_difference([0.87] * 3, [0.885] * 3), "A", "B")
+    assert "no verdict" in degenerate and "beats" not in degenerate
+    assert "cannot be told apart" in stats.verdict(0.0, 0.0, 0.0, "A", "B")  # identical: no difference
 
 
 def test_mcnemar_uses_only_the_disagreements():
