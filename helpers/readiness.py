@@ -58,7 +58,7 @@ REFERENCE_NOTEBOOK_SECONDS = {
     "01_cnn_basics": 158,
     "02_transfer_learning_vgg19": 327,
     "03_adversarial_attacks_fgsm": 269,
-    "04_adversarial_regularization_nsl": 817,
+    "04_adversarial_regularization_nsl": 846,
     "05_graph_regularization_nsl": 768,
 }
 # timed_epoch() on that machine type (2026-11-25): 1,960 to 2,085 images/s in its quieter runs; the CPU
